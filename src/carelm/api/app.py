@@ -1,0 +1,91 @@
+"""The FastAPI application, built by ``create_app(settings)``; routes only parse, call service/, format."""
+
+from __future__ import annotations
+
+import json
+from contextlib import asynccontextmanager
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+
+from carelm import __version__
+from carelm.api.errors import install_error_handlers
+from carelm.api.schemas import Health, IngestResult, RecordDetail, RecordPage, RecordSummary
+from carelm.core.errors import InputError
+from carelm.core.settings import Settings
+from carelm.service import ingest, records
+from carelm.service.context import Context
+from carelm.store import db
+
+
+def get_context(request: Request) -> Context:
+    return request.app.state.context
+
+
+ContextDep = Annotated[Context, Depends(get_context)]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API for these settings; the store is opened (and migrated) at start-up."""
+    context = Context(settings, actor="api")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        _ = context.store  # open and migrate before the first request
+        yield
+        context.close()
+
+    app = FastAPI(title="carelm", version=__version__, lifespan=lifespan,
+                  description="Clinical records: ingest, process and read annotated notes.")
+    app.state.context = context
+    install_error_handlers(app)
+    _add_routes(app)
+    return app
+
+
+async def _json_body(request: Request, limit: int) -> object:
+    body = await request.body()
+    if len(body) > limit:
+        raise InputError(f"request body is larger than {limit} bytes", location="body")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"body is not valid JSON ({type(exc).__name__})", location="body") from None
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/health", response_model=Health, tags=["system"])
+    def health(ctx: ContextDep) -> Health:
+        current, _ = db.schema_revision(ctx.store.engine)
+        return Health(status="ok", version=__version__, database=ctx.store.backend, schema_revision=current)
+
+    @app.post("/v1/records", response_model=IngestResult, status_code=201, tags=["records"],
+              responses={422: {"description": "nothing could be stored; the error names each bad entry"}})
+    async def create_records(request: Request, ctx: ContextDep):
+        """Store a note object (the JSONL line schema) or a FHIR R4 Bundle; bad entries are listed in `issues`."""
+        payload = await _json_body(request, ctx.settings.max_request_bytes)
+        report = ingest.ingest_payload(ctx, payload)
+        if report.issues and not report.record_ids:
+            raise InputError("no entry of the body could be stored", location="body",
+                             details=[{"location": i.location, "message": i.message} for i in report.issues])
+        return JSONResponse(IngestResult(**report.to_dict()).model_dump(), status_code=201)
+
+    @app.get("/v1/records", response_model=RecordPage, tags=["records"])
+    def list_records(
+        ctx: ContextDep, limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+        patient_id: str | None = None, view: Literal["full", "summary"] = "full",
+    ) -> RecordPage:
+        """Records in ingest order; `view=full` includes notes with their annotation layers."""
+        page, total = records.list_records(ctx, limit=limit, offset=offset, patient_id=patient_id)
+        if view == "summary":
+            items = [RecordSummary(id=r.id, patient_id=r.patient_id, source=r.source, created_at=r.created_at,
+                                   note_count=r.note_count) for r in page]
+        else:
+            items = [RecordDetail.of(records.get_record(ctx, r.id)) for r in page]
+        return RecordPage(total=total, limit=limit, offset=offset, items=items)
+
+    @app.get("/v1/records/{record_id}", response_model=RecordDetail, tags=["records"])
+    def get_record(record_id: str, ctx: ContextDep) -> RecordDetail:
+        """One record with its notes, annotation layers and structured items."""
+        return RecordDetail.of(records.get_record(ctx, record_id))

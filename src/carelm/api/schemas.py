@@ -1,0 +1,98 @@
+"""API response models (the public shape of records, notes and annotations)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from carelm.store.views import StoredNote, StoredRecord
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    database: str
+    schema_revision: str | None
+
+
+class SpanOut(BaseModel):
+    start: int
+    end: int
+    label: str
+    attributes: dict[str, Any]
+    stage: str | None
+
+
+class NoteOut(BaseModel):
+    id: str
+    kind: str
+    title: str | None
+    authored_at: datetime | None
+    status: str
+    char_count: int
+    text: str | None
+    deid_text: str | None
+    layers: dict[str, list[SpanOut]]
+
+    @classmethod
+    def of(cls, note: StoredNote) -> NoteOut:
+        layers = {name: [SpanOut(start=s.start, end=s.end, label=s.label, attributes=s.attributes, stage=s.stage)
+                         for s in spans] for name, spans in note.layers.items()}
+        return cls(id=note.id, kind=note.kind, title=note.title, authored_at=note.authored_at, status=note.status,
+                   char_count=note.char_count, text=note.text, deid_text=note.deid_text, layers=layers)
+
+
+class ItemOut(BaseModel):
+    kind: str
+    display: str
+    code: str | None
+    system: str | None
+    status: str | None
+    value: str | None
+    unit: str | None
+    effective: str | None
+
+
+class RecordSummary(BaseModel):
+    id: str
+    patient_id: str
+    source: str | None
+    created_at: datetime
+    note_count: int
+
+
+class RecordDetail(RecordSummary):
+    notes: list[NoteOut]
+    items: list[ItemOut]
+
+    @classmethod
+    def of(cls, record: StoredRecord) -> RecordDetail:
+        return cls(id=record.id, patient_id=record.patient_id, source=record.source, created_at=record.created_at,
+                   note_count=record.note_count, notes=[NoteOut.of(n) for n in record.notes],
+                   items=[ItemOut(**vars_of(i)) for i in record.items])
+
+
+class RecordPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[RecordDetail] | list[RecordSummary]
+
+
+class IngestIssueOut(BaseModel):
+    location: str
+    message: str
+
+
+class IngestResult(BaseModel):
+    records_added: int
+    notes_added: int
+    notes_skipped: int
+    record_ids: list[str]
+    issues: list[IngestIssueOut]
+
+
+def vars_of(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}

@@ -1,0 +1,113 @@
+"""Settings from the environment (``CARELM_*``) built by a factory, never at import time."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from carelm.core.errors import ConfigError
+
+# A fixed key for throw-away development databases only.  Any profile other
+# than ``dev`` refuses to start with it.
+DEV_SECRET_KEY = "carelm-development-key-not-for-real-data"
+KEY_BYTES = 32
+
+
+class Settings(BaseSettings):
+    """carelm's configuration.  Every field can be set as ``CARELM_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CARELM_", extra="forbid")
+
+    profile: Literal["dev", "test", "prod"] = Field(
+        "prod", description="dev allows the built-in development key; test and prod never do."
+    )
+    data_dir: Path = Field(Path("carelm-data"), description="Folder for the SQLite file, key file and indexes.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default a SQLite file in data_dir.")
+    secret_key: SecretStr | None = Field(None, description="Encryption key: 32 bytes base64, or a passphrase.")
+    key_file: Path | None = Field(None, description="File holding the key; default data_dir/secret.key.")
+    batch_size: int = Field(32, ge=1, le=10_000, description="Notes per pipeline batch.")
+    log_level: str = Field("INFO", description="Python logging level.")
+    host: str = Field("127.0.0.1", description="Address the API server binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the API server binds.")
+    max_request_bytes: int = Field(10_000_000, ge=1024, description="Largest accepted request body.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'carelm.db').as_posix()}"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file or self.data_dir / "secret.key"
+
+    def key_source(self) -> str:
+        """Where the encryption key comes from: 'env', 'file', 'dev' or 'none'."""
+        if self.secret_key is not None:
+            return "env"
+        if self.resolved_key_file.exists():
+            return "file"
+        return "dev" if self.profile == "dev" else "none"
+
+    @cached_property
+    def master_key(self) -> bytes:
+        """The 32-byte master key; raises ConfigError when missing or unsafe."""
+        source = self.key_source()
+        if source == "env":
+            secret = self.secret_key.get_secret_value()  # type: ignore[union-attr]
+        elif source == "file":
+            secret = self.resolved_key_file.read_text(encoding="utf-8").strip()
+        elif source == "dev":
+            secret = DEV_SECRET_KEY
+        else:
+            raise ConfigError(
+                "no encryption key: set CARELM_SECRET_KEY, point CARELM_KEY_FILE at a key file, "
+                "or run `carelm init` to create one (profiles: dev allows a built-in key)"
+            )
+        if secret == DEV_SECRET_KEY and self.profile != "dev":
+            raise ConfigError(f"the built-in development key is refused in the {self.profile!r} profile")
+        if not secret:
+            raise ConfigError("the encryption key is empty")
+        return decode_key(secret)
+
+
+def decode_key(secret: str) -> bytes:
+    """A base64 string of 32 bytes is used as is; anything else is a passphrase hashed to 32 bytes."""
+    try:
+        raw = base64.b64decode(secret, validate=True)
+        if len(raw) == KEY_BYTES:
+            return raw
+    except ValueError:
+        pass
+    return hashlib.sha256(("carelm-passphrase:" + secret).encode()).digest()
+
+
+def new_key_text() -> str:
+    return base64.b64encode(os.urandom(KEY_BYTES)).decode()
+
+
+def write_key_file(path: Path) -> bool:
+    """Create a fresh random key file readable by its owner only; False if it already exists."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(new_key_text() + "\n")
+    return True
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides (e.g. ``--db``) winning."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValueError as exc:  # pydantic.ValidationError subclasses ValueError
+        raise ConfigError(f"invalid settings: {exc}") from None

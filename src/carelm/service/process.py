@@ -1,0 +1,51 @@
+"""Processing use-case: run the (default or configured) pipeline over stored notes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from carelm.batch.local import RunReport, run_pipeline
+from carelm.core.errors import InputError
+from carelm.core.pipeline import Pipeline
+from carelm.service.context import Context
+
+PENDING = ("ingested", "failed")
+
+
+def load_pipeline(config: Path | None = None, stages: list[str] | None = None) -> Pipeline:
+    """The default pipeline, or one from a JSON config file, or from a list of stage names."""
+    if config is not None:
+        try:
+            data = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read pipeline config: {type(exc).__name__}", location=str(config)) from None
+        return Pipeline.from_dict(data)
+    if stages:
+        return Pipeline.from_names(stages)
+    return Pipeline.default()
+
+
+def pending_count(ctx: Context, reprocess: bool) -> int:
+    return ctx.store.records.count_notes(None if reprocess else PENDING)
+
+
+def process_notes(
+    ctx: Context, pipeline: Pipeline | None = None, *, reprocess: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> RunReport:
+    """Run the pipeline over new and previously failed notes (or all of them with ``reprocess``)."""
+    pipeline = pipeline or Pipeline.default()
+    report = run_pipeline(ctx.store, pipeline, statuses=None if reprocess else PENDING,
+                          batch_size=ctx.settings.batch_size, on_batch=on_batch)
+    ctx.store.audit.record(ctx.actor, "process", "run", report.run_id,
+                           details={"done": report.notes_done, "failed": report.notes_failed})
+    return report
+
+
+def registered_stages() -> dict:
+    """Registered stages by versioned name (built-ins included)."""
+    from carelm.core.registry import registered_stages as _registered
+
+    return _registered()

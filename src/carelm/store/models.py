@@ -1,0 +1,156 @@
+"""SQLAlchemy ORM models.  The Alembic migrations in ``store/migrations`` create exactly these.
+
+Lineage: every derived row (annotation, code, record item) keeps the id of the note or
+record it came from, with ``ON DELETE CASCADE``, so erasing a note removes what was
+derived from it.  PHI lives only in encrypted columns (``*_enc``) and ``deid_text``
+holds de-identified text once a de-identification stage has run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class PatientRow(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    external_key: Mapped[str] = mapped_column(String(64), unique=True)
+    identity_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    records: Mapped[list[RecordRow]] = relationship(back_populates="patient", passive_deletes=True)
+
+
+class RecordRow(Base):
+    __tablename__ = "records"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    external_key: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    patient: Mapped[PatientRow] = relationship(back_populates="records")
+    notes: Mapped[list[NoteRow]] = relationship(back_populates="record", passive_deletes=True, order_by="NoteRow.seq")
+    items: Mapped[list[RecordItemRow]] = relationship(passive_deletes=True, order_by="RecordItemRow.id")
+
+
+class NoteRow(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    external_key: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64), default="note")
+    title: Mapped[str | None] = mapped_column(String(300))
+    authored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    raw_text_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    deid_text: Mapped[str | None] = mapped_column(Text)
+    char_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="ingested", index=True)
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("processing_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    record: Mapped[RecordRow] = relationship(back_populates="notes")
+    annotations: Mapped[list[AnnotationRow]] = relationship(
+        passive_deletes=True, order_by="[AnnotationRow.layer, AnnotationRow.start, AnnotationRow.id]"
+    )
+
+
+class AnnotationRow(Base):
+    __tablename__ = "annotations"
+    __table_args__ = (Index("ix_annotations_note_layer", "note_id", "layer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    note_id: Mapped[str] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"))
+    layer: Mapped[str] = mapped_column(String(64))
+    start: Mapped[int] = mapped_column("start_char", Integer)
+    end: Mapped[int] = mapped_column("end_char", Integer)
+    label: Mapped[str] = mapped_column(String(128))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    stage: Mapped[str] = mapped_column(String(128))
+    stage_version: Mapped[str] = mapped_column(String(32))
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("processing_runs.id", ondelete="SET NULL"))
+
+
+class CodeRow(Base):
+    __tablename__ = "codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    note_id: Mapped[str | None] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"), index=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    system: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64), index=True)
+    display: Mapped[str | None] = mapped_column(String(500))
+    score: Mapped[float | None] = mapped_column(Float)
+    annotation_id: Mapped[int | None] = mapped_column(ForeignKey("annotations.id", ondelete="SET NULL"))
+    stage: Mapped[str] = mapped_column(String(128))
+    stage_version: Mapped[str] = mapped_column(String(32))
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("processing_runs.id", ondelete="SET NULL"))
+
+
+class RecordItemRow(Base):
+    __tablename__ = "record_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    display: Mapped[str] = mapped_column(String(500))
+    code: Mapped[str | None] = mapped_column(String(64))
+    system: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str | None] = mapped_column(String(64))
+    value: Mapped[str | None] = mapped_column(String(200))
+    unit: Mapped[str | None] = mapped_column(String(64))
+    effective: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[str | None] = mapped_column(String(300))
+    outcome: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ProcessingRunRow(Base):
+    __tablename__ = "processing_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    pipeline: Mapped[dict[str, Any]] = mapped_column()
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notes_total: Mapped[int] = mapped_column(Integer, default=0)
+    notes_done: Mapped[int] = mapped_column(Integer, default=0)
+    notes_failed: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[list[Any]] = mapped_column(default=list)
