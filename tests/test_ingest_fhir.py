@@ -225,3 +225,13 @@ def test_xhtml_to_text():
 def _only(results: list):
     assert len(results) == 1, results
     return results[0]
+
+
+def test_second_patient_is_reported_and_first_is_kept():
+    bundle = _bundle()
+    other = copy.deepcopy(bundle["entry"][0])
+    other["resource"]["identifier"][0]["value"] = "MRN-002"
+    bundle["entry"].append(other)
+    records, issues = _split(list(parse_bundle(bundle, "b.json")))
+    assert records[0].record.patient.external_id == "MRN-001"
+    assert [i.location for i in issues] == ["b.json#entry[8]"] and "Test Patient" not in issues[0].message

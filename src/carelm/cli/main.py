@@ -48,7 +48,7 @@ def ingest(
 ) -> None:
     """Store records from files; bad entries are reported and skipped, re-ingest is a no-op."""
     ctx = make_context(db)
-    mapping = CsvMapping.from_options(text=text_column, id=id_column, patient=patient_column, kind=kind_column,
+    mapping = CsvMapping(text=text_column, id=id_column, patient=patient_column, kind=kind_column,
                                       date=date_column)
     options = ingest_service.IngestOptions(format=format, csv_mapping=mapping, patient=patient, kind=kind)
     with progress_bar("ingesting", None) as advance:

@@ -38,7 +38,6 @@ _REASONS = {
     "json_invalid": "expected an object",
     "extra_forbidden": "unknown field",
     "missing": "required field missing",
-    "model_field_validation.missing": "required field missing",
     "base64_decode": "invalid base64 data",
 }
 _BLOCK_TAGS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "pre"}
@@ -57,6 +56,9 @@ class FhirBundleReader:
         location = str(path)
         try:
             data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        except OSError as exc:
+            yield IngestIssue(location, f"cannot read file: {exc.strerror or type(exc).__name__}")
+            return
         except UnicodeDecodeError as exc:
             yield IngestIssue(location, f"file is not valid UTF-8 (byte {exc.start})")
             return
@@ -75,25 +77,23 @@ def parse_bundle(data: Any, location: str, skipped: Counter[str] | None = None) 
     if not isinstance(entries, list) or not entries:
         yield IngestIssue(location, "bundle has no 'entry' list")
         return
-    patients: list[Patient] = []
+    patient: Patient | None = None
     record = Record(patient=Patient(external_id=""), external_id=_bundle_id(data), source=location)
     for index, entry in enumerate(entries):
-        where = f"{location}#entry[{index}]"
-        result = _parse_entry(entry, where, skipped)
+        result = _parse_entry(entry, f"{location}#entry[{index}]", skipped)
+        if isinstance(result, Patient) and patient is not None:
+            result = IngestIssue(f"{location}#entry[{index}]", "bundle holds more than one Patient; first one used")
         if isinstance(result, IngestIssue):
             yield result
         elif isinstance(result, Patient):
-            if patients:
-                yield IngestIssue(where, "bundle holds more than one Patient; only the first is used")
-            patients.append(result)
+            patient = record.patient = result
         elif isinstance(result, Note):
             record.notes.append(result)
         elif isinstance(result, RecordItem):
             record.items.append(result)
-    if not patients:
+    if patient is None:
         yield IngestIssue(location, "bundle has no valid Patient resource; its notes and items were not stored")
         return
-    record.patient = patients[0]
     yield ParsedRecord(record=record, location=location)
 
 
@@ -151,7 +151,7 @@ def _error_path(loc: tuple[Any, ...]) -> str:
 
 
 def _error_reason(error: Any) -> str:
-    reason = _REASONS.get(error.get("type", "")) or str(error.get("msg", "invalid value"))
+    reason = _REASONS.get(error.get("type", "").rsplit(".", 1)[-1]) or str(error.get("msg", "invalid value"))
     value = error.get("input")
     if isinstance(value, str) and value.strip():
         reason = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", "<value>", reason)
@@ -213,13 +213,12 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.chunks: list[str] = []
 
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
+    def handle_starttag(self, tag: str, attrs: Any = None) -> None:
         if tag in _BLOCK_TAGS:
             self.chunks.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _BLOCK_TAGS:
-            self.chunks.append("\n")
+        self.handle_starttag(tag)
 
     def handle_data(self, data: str) -> None:
         self.chunks.append(data)
@@ -244,12 +243,9 @@ def _item(kind: str, concept: Any, status: str | None, effective: Any, fallback:
     return RecordItem(kind=kind, display=display, code=code, system=system, status=status, effective=_iso(effective))
 
 
-def _condition(res: Condition) -> RecordItem:
-    return _item("condition", res.code, _concept_code(res.clinicalStatus), res.onsetDateTime or res.recordedDate)
-
-
-def _allergy(res: AllergyIntolerance) -> RecordItem:
-    return _item("allergy", res.code, _concept_code(res.clinicalStatus), res.onsetDateTime or res.recordedDate)
+def _clinical(kind: str) -> Any:
+    """Converter for Condition and AllergyIntolerance, which share code, clinicalStatus and onset."""
+    return lambda res: _item(kind, res.code, _concept_code(res.clinicalStatus), res.onsetDateTime or res.recordedDate)
 
 
 def _medication(res: MedicationStatement) -> RecordItem:
@@ -299,8 +295,8 @@ _TYPES: dict[str, tuple[Any, Any]] = {
     "Patient": (FhirPatient, _patient),
     "DocumentReference": (DocumentReference, _document),
     "Composition": (Composition, _composition),
-    "Condition": (Condition, _condition),
+    "Condition": (Condition, _clinical("condition")),
     "MedicationStatement": (MedicationStatement, _medication),
-    "AllergyIntolerance": (AllergyIntolerance, _allergy),
+    "AllergyIntolerance": (AllergyIntolerance, _clinical("allergy")),
     "Observation": (Observation, _observation),
 }

@@ -1,0 +1,80 @@
+"""Shared fixtures: settings on a temporary SQLite file, and a real PostgreSQL database per test."""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from carelm.core.settings import Settings, get_settings
+from carelm.service.context import Context
+from carelm.store.store import Store
+
+TEST_KEY = base64.b64encode(bytes(range(32))).decode()
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return get_settings(profile="test", data_dir=tmp_path / "data", secret_key=TEST_KEY)
+
+
+def _pg_admin_url() -> str:
+    url = os.environ.get("CARELM_TEST_PG_URL")
+    if not url:
+        if IN_CI:
+            pytest.fail("CARELM_TEST_PG_URL is not set; CI must start a PostgreSQL server (see .ci/run)")
+        pytest.skip("no PostgreSQL server configured (set CARELM_TEST_PG_URL)")
+    return url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+
+    admin = _pg_admin_url()
+    name = f"carelm_t_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at CARELM_TEST_PG_URL is not reachable: {exc}")
+        pytest.skip("PostgreSQL at CARELM_TEST_PG_URL is not reachable")
+    with conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_settings(request, tmp_path) -> Settings:
+    """Settings for each storage backend: the conformance suite runs once per backend."""
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    return get_settings(profile="test", data_dir=tmp_path / "data", secret_key=TEST_KEY, database_url=url)
+
+
+@pytest.fixture
+def store(backend_settings) -> Iterator[Store]:
+    opened = Store.open(backend_settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def ctx(backend_settings) -> Iterator[Context]:
+    context = Context(backend_settings, actor="test")
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def sqlite_ctx(settings) -> Iterator[Context]:
+    context = Context(settings, actor="test")
+    yield context
+    context.close()
