@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from carelm import __version__
 from carelm.api.errors import install_error_handlers
 from carelm.api.schemas import Health, IngestResult, RecordDetail, RecordPage, RecordSummary
-from carelm.core.errors import InputError
+from carelm.core.errors import InputError, PayloadTooLarge
 from carelm.core.settings import Settings
 from carelm.service import ingest, records
 from carelm.service.context import Context
@@ -45,9 +45,12 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 async def _json_body(request: Request, limit: int) -> object:
+    declared = request.headers.get("content-length", "0")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes", location="body")
     body = await request.body()
     if len(body) > limit:
-        raise InputError(f"request body is larger than {limit} bytes", location="body")
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes", location="body")
     try:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -18,6 +18,7 @@ from carelm.core import errors
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[errors.CarelmError], int] = {
+    errors.PayloadTooLarge: 413,
     errors.InputError: 422,
     errors.NotFoundError: 404,
     errors.ConflictError: 409,

@@ -54,7 +54,7 @@ def ingest(
     with progress_bar("ingesting", None) as advance:
         report = ingest_service.ingest_path(ctx, path, options, on_record=lambda _: advance())
     for issue in report.issues:
-        console.print(f"[yellow]skipped[/yellow] {issue}", highlight=False)
+        console.print(f"[yellow]skipped[/yellow] {issue}", highlight=False, soft_wrap=True)
     console.print(f"{report.files} file(s): {report.records_added} new record(s), {report.notes_added} new note(s), "
                   f"{report.notes_skipped} already stored, {len(report.issues)} rejected")
     ctx.close()

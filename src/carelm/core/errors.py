@@ -46,6 +46,12 @@ class InputError(CarelmError):
     code = "invalid_input"
 
 
+class PayloadTooLarge(InputError):
+    """A request body or input file is larger than the configured limit."""
+
+    code = "payload_too_large"
+
+
 class NotFoundError(CarelmError):
     """A requested object does not exist."""
 

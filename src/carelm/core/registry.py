@@ -68,6 +68,8 @@ def register_stage(cls: type[Stage]) -> type[Stage]:
     parts = name.split(".")
     if len(parts) < 3 or not parts[-1].startswith("v") or not parts[-1][1:].isdigit():
         raise PipelineError(f"stage name {name!r} must look like 'package.stage.vN'")
+    if cls.__module__ not in BUILTIN_STAGE_MODULES:
+        load_builtin_stages()  # so a third-party stage cannot take a built-in name
     existing = _REGISTRY.get(name)
     if existing is not None and existing is not cls:
         raise PipelineError(f"stage name {name!r} is already registered by {existing.__qualname__}")

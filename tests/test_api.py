@@ -1,0 +1,125 @@
+"""The HTTP API served by a real uvicorn server on a free local port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from carelm.api.app import create_app
+from carelm.core.settings import Settings
+
+NOTE = {
+    "id": "api-1", "patient": {"id": "P-api", "name": "Test Person", "birth_date": "1961-07-04"},
+    "kind": "progress_note", "date": "2024-02-01",
+    "text": "CHIEF COMPLAINT:\nShortness of breath.\n\nHISTORY OF PRESENT ILLNESS:\nTwo days of dyspnea. "
+            "Denies chest pain. No fever.\n\nPLAN:\nChest x-ray. Follow up in one week.",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def api(backend_settings: Settings) -> Iterator[httpx.Client]:
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(backend_settings), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "API server did not start"
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield client
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def assert_error_body(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code and isinstance(body["error"]["message"], str)
+    assert set(body["error"]) <= {"code", "message", "location", "details"}
+    return body["error"]
+
+
+def test_health_and_openapi(api: httpx.Client):
+    health = api.get("/health").json()
+    assert health["status"] == "ok" and health["schema_revision"] == "0001"
+    spec = api.get("/openapi.json").json()
+    assert {"/health", "/v1/records", "/v1/records/{record_id}"} <= set(spec["paths"])
+
+
+def test_post_note_then_list_and_get_with_annotations_after_processing(api: httpx.Client, backend_settings):
+    created = api.post("/v1/records", json=NOTE)
+    assert created.status_code == 201, created.text
+    assert created.json()["notes_added"] == 1
+    again = api.post("/v1/records", json=NOTE).json()
+    assert (again["notes_added"], again["notes_skipped"]) == (0, 1)
+
+    from carelm.service.context import Context
+    from carelm.service.process import process_notes
+
+    ctx = Context(backend_settings)
+    assert process_notes(ctx).notes_done == 1
+    ctx.close()
+
+    page = api.get("/v1/records", params={"limit": 1}).json()
+    assert page["total"] == 1 and len(page["items"]) == 1
+    note = page["items"][0]["notes"][0]
+    assert [s["label"] for s in note["layers"]["sections"]] == ["chief_complaint", "hpi", "plan"]
+    sentences = [note["text"][s["start"]:s["end"]] for s in note["layers"]["sentences"]]
+    assert "Denies chest pain." in sentences and "Follow up in one week." in sentences
+    detail = api.get(f"/v1/records/{page['items'][0]['id']}").json()
+    assert detail["notes"][0]["layers"] == note["layers"]
+    summary = api.get("/v1/records", params={"view": "summary"}).json()["items"][0]
+    assert summary["note_count"] == 1 and "notes" not in summary
+
+
+def test_fhir_bundle_with_bad_entry_is_partly_stored(api: httpx.Client):
+    from tests.test_ingest_service import bundle_with_bad_condition
+
+    response = api.post("/v1/records", json=bundle_with_bad_condition())
+    assert response.status_code == 201
+    body = response.json()
+    assert body["notes_added"] == 1 and len(body["issues"]) == 1
+    assert "entry[3]" in body["issues"][0]["location"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "code"),
+    [
+        ("post", "/v1/records", {"content": b"{not json"}, 422, "invalid_input"),
+        ("post", "/v1/records", {"json": [1, 2]}, 422, "invalid_input"),
+        ("post", "/v1/records", {"json": {"text": ""}}, 422, "invalid_input"),
+        ("post", "/v1/records", {"json": {"text": "x", "colour": "red"}}, 422, "invalid_input"),
+        ("get", "/v1/records", {"params": {"limit": 0}}, 422, "invalid_input"),
+        ("get", "/v1/records", {"params": {"view": "everything"}}, 422, "invalid_input"),
+        ("get", "/v1/records/does-not-exist", {}, 404, "not_found"),
+        ("post", "/health", {}, 405, "method_not_allowed"),
+        ("get", "/v1/nothing-here", {}, 404, "not_found"),
+    ],
+)
+def test_every_error_has_the_same_body(api: httpx.Client, method, path, kwargs, status, code):
+    assert_error_body(api.request(method.upper(), path, **kwargs), status, code)
+
+
+def test_rejected_note_error_names_the_field_not_the_value(api: httpx.Client):
+    error = assert_error_body(api.post("/v1/records", json={"text": "x", "colour": "red"}), 422, "invalid_input")
+    assert "colour" in str(error["details"]) and "red" not in str(error["details"])
+
+
+def test_oversized_body_is_refused(backend_settings: Settings, api: httpx.Client):
+    big = {"text": "a" * (backend_settings.max_request_bytes + 10)}
+    assert_error_body(api.post("/v1/records", json=big), 413, "payload_too_large")
