@@ -104,7 +104,7 @@ def test_save_processed_replaces_layers_and_keeps_ingest_layers(store: Store):
     record.notes[0].layers["gold.sections"] = [Span(0, 10, "hpi")]
     store.records.save_record(record)
     run_id = store.runs.start({"stages": []}, "fp", 1)
-    for attempt in range(2):
+    for _attempt in range(2):
         [note] = next(store.records.iter_notes(None, 10))
         note.layers["sections"] = [Span(0, 20, "hpi", stage="carelm.sections.v1")]
         note.views["deid"] = "X" * len(note.text)

@@ -45,11 +45,13 @@ def ingest(
     patient_column: Annotated[str | None, typer.Option(help="CSV column holding the patient id.")] = None,
     kind_column: Annotated[str | None, typer.Option(help="CSV column holding the note type.")] = None,
     date_column: Annotated[str | None, typer.Option(help="CSV column holding the note date.")] = None,
+    record_column: Annotated[str | None, typer.Option(help="CSV column holding the record (encounter) id.")] = None,
+    title_column: Annotated[str | None, typer.Option(help="CSV column holding the note title.")] = None,
 ) -> None:
     """Store records from files; bad entries are reported and skipped, re-ingest is a no-op."""
     ctx = make_context(db)
     mapping = CsvMapping(text=text_column, id=id_column, patient=patient_column, kind=kind_column,
-                                      date=date_column)
+                         date=date_column, record=record_column, title=title_column)
     options = ingest_service.IngestOptions(format=format, csv_mapping=mapping, patient=patient, kind=kind)
     with progress_bar("ingesting", None) as advance:
         report = ingest_service.ingest_path(ctx, path, options, on_record=lambda _: advance())

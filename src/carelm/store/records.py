@@ -64,7 +64,9 @@ class RecordRepository:
         session.flush()
         return patient_id, key
 
-    def _add_notes(self, session: Session, record_id: str, patient_id: str, notes: list[Note], hashes: list[str]) -> int:
+    def _add_notes(
+        self, session: Session, record_id: str, patient_id: str, notes: list[Note], hashes: list[str]
+    ) -> int:
         existing = set(session.scalars(select(NoteRow.content_hash).where(NoteRow.content_hash.in_(hashes))))
         seq = session.scalar(select(func.count()).select_from(NoteRow).where(NoteRow.record_id == record_id)) or 0
         added = 0
@@ -101,7 +103,8 @@ class RecordRepository:
         layers = list(layers)
         ids = [note.id for note in notes]
         with self._sessions.begin() as session:
-            session.execute(delete(AnnotationRow).where(AnnotationRow.note_id.in_(ids), AnnotationRow.layer.in_(layers)))
+            stale = delete(AnnotationRow).where(AnnotationRow.note_id.in_(ids), AnnotationRow.layer.in_(layers))
+            session.execute(stale)
             for note in notes:
                 produced = {name: spans for name, spans in note.layers.items() if name in layers}
                 session.add_all(_annotation_rows(note.id, produced, None, run_id))
@@ -158,10 +161,8 @@ class RecordRepository:
     def get_record(self, record_id: str, *, include_text: bool = True) -> StoredRecord:
         """A record with its notes, their annotation layers and its structured items."""
         with self._sessions() as session:
-            row = session.get(
-                RecordRow, record_id,
-                options=[selectinload(RecordRow.notes).selectinload(NoteRow.annotations), selectinload(RecordRow.items)],
-            )
+            eager = [selectinload(RecordRow.notes).selectinload(NoteRow.annotations), selectinload(RecordRow.items)]
+            row = session.get(RecordRow, record_id, options=eager)
             if row is None:
                 raise NotFoundError(f"no record with id {record_id!r}")
             notes = [self._note_view(n, include_text) for n in row.notes]

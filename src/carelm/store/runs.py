@@ -19,7 +19,8 @@ class RunRepository:
     def start(self, pipeline: dict[str, Any], fingerprint: str, notes_total: int) -> str:
         run_id = new_id()
         with self._sessions.begin() as session:
-            session.add(ProcessingRunRow(id=run_id, pipeline=pipeline, fingerprint=fingerprint, notes_total=notes_total))
+            row = ProcessingRunRow(id=run_id, pipeline=pipeline, fingerprint=fingerprint, notes_total=notes_total)
+            session.add(row)
         return run_id
 
     def finish(self, run_id: str, *, done: int, failed: int, failures: list[dict[str, str]], status: str) -> None:

@@ -127,7 +127,7 @@ CLINIC: tuple[Presentation, ...] = (
     ),
     Presentation(
         "type 2 diabetes mellitus", ("fatigue", "blurred vision"), {"hemoglobin A1c": (7.4, 9.8), "glucose": (160, 240)},
-        "echo", (), (), ("metformin",), warnings=("blurred vision", "confusion"), inpatient=False,
+        "renal", (), (), ("metformin",), warnings=("blurred vision", "confusion"), inpatient=False,
     ),
     Presentation(
         "hypertension", ("headache", "dizziness"), {"creatinine": (0.9, 1.2)}, "echo", (), (),
