@@ -15,7 +15,7 @@ SECRET_SENTENCE = "Patient Zanzibar Quixote reports numbness in the left hand."
 
 def test_no_note_text_reaches_the_logs(sqlite_ctx: Context, caplog):
     formatter = KeyValueFormatter()
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="carelm")
     ingest_payload(sqlite_ctx, {"id": "l1", "patient": {"id": "P-log", "name": "Zanzibar Quixote"},
                                 "text": "HPI:\n" + SECRET_SENTENCE})
     bad = ingest_payload(sqlite_ctx, {"id": "l2", "text": SECRET_SENTENCE, "unexpected": SECRET_SENTENCE})

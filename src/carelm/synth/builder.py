@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 PHI = "gold.phi"
 MENTIONS = "gold.mentions"
@@ -25,7 +25,7 @@ class Span:
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
-Piece = Union[str, Span, Sequence["Piece"]]
+Piece = str | Span | Sequence["Piece"]
 
 
 def phi(text: str, label: str, **attributes: Any) -> Span:

@@ -96,7 +96,7 @@ def plan_case(index: int, n_notes: int, ids: IdentityFactory, staff: Staff) -> C
     profile = _profile(rng, sex, birth, first)
     encounters, day, remaining = [], first, n_notes
     while remaining:
-        size = min(remaining, rng.choice((1, 2, 2, 3, 4)))
+        size = min(remaining, rng.choice((1, 2, 3, 4, 4, 4)))
         enc = _encounter(rng, ids, staff, f"{patient.pid}-E{len(encounters) + 1}", day, size)
         encounters.append(enc)
         remaining -= size
@@ -110,10 +110,11 @@ def _profile(rng: random.Random, sex: str, birth: date, first: date) -> Profile:
     def year() -> int:
         return rng.randint(min(adult, last), last)
 
-    chronic = rng.sample(CHRONIC_PROBLEMS, rng.randint(1, 5))
+    chronic = rng.sample(CHRONIC_PROBLEMS, rng.randint(1, 4))
     surgeries = [s for s in rng.sample(PAST_SURGERIES, rng.randint(0, 3)) if sex == "female" or
                  s not in FEMALE_ONLY_PROCEDURES]
-    meds = [d for p in chronic for d in rng.sample(CHRONIC_DRUGS.get(p, ()), min(2, len(CHRONIC_DRUGS.get(p, ()))))]
+    meds = [rng.choice(group) for p in chronic for i, group in enumerate(CHRONIC_DRUGS.get(p, ()))
+            if i == 0 or rng.random() < 0.4]
     family = []
     for relation, _sex in rng.sample(RELATIVES, rng.randint(1, 3)):
         problem = rng.choice([p for p in FAMILY_PROBLEMS if _sex == "male" or p != "prostate cancer"])
@@ -129,7 +130,7 @@ def _profile(rng: random.Random, sex: str, birth: date, first: date) -> Profile:
 
 
 def _encounter(rng: random.Random, ids: IdentityFactory, staff: Staff, eid: str, start: date, size: int) -> Encounter:
-    inpatient = size >= 3 or rng.random() < (0.85 if size == 2 else 0.45)
+    inpatient = size >= 3 or rng.random() < (0.5 if size == 2 else 0.2)
     presentation = rng.choice(INPATIENT if inpatient else CLINIC)
     stay = rng.randint(2, 7) if inpatient else 0
     enc = Encounter(
@@ -139,7 +140,8 @@ def _encounter(rng: random.Random, ids: IdentityFactory, staff: Staff, eid: str,
         labs=_labs(rng, presentation), account=ids.digits(10), onset_days=rng.randint(1, 6),
     )
     if inpatient:
-        kinds = [rng.choice(("progress_note", "nursing_note", "radiology_report")) for _ in range(size - 1)]
+        pool = ("progress_note", "nursing_note", "nursing_note", "radiology_report", "radiology_report")
+        kinds = [rng.choice(pool) for _ in range(size - 1)]
         enc.notes = sorted(((k, start + timedelta(days=_note_day(rng, k, stay))) for k in kinds), key=lambda n: n[1])
         enc.notes.append(("discharge_summary", enc.end))
     else:

@@ -47,7 +47,7 @@ def _problem_lines(w: Writer) -> list[list]:
         cue = w.pick((("Possible ", ""), ("Cannot rule out ", ""), ("Questionable ", "")))
         lines.append(["# ", cue[0], w.problem(p.differential[0], short=0.6, uncertain=True),
                       ": follow up workup and reassess."])
-    for chronic in w.profile.chronic[:2]:
+    for chronic in w.comorbid[: w.rng.randint(1, 2)]:
         meds = [m for m in w.profile.meds if chronic in _drug_problems(m)]
         tail = [" Continue ", w.drug(meds[0], dose=False), "."] if meds else [" Monitor."]
         lines.append(["# ", capitalize(w.problem(chronic, short=0.6)), ": stable.", *tail])
@@ -55,7 +55,7 @@ def _problem_lines(w: Writer) -> list[list]:
 
 
 def _drug_problems(drug: str) -> set[str]:
-    return {problem for problem, drugs in CHRONIC_DRUGS.items() if drug in drugs}
+    return {problem for problem, groups in CHRONIC_DRUGS.items() if any(drug in group for group in groups)}
 
 
 def assessment_plan(w: Writer) -> None:
@@ -63,7 +63,7 @@ def assessment_plan(w: Writer) -> None:
     split = w.chance(0.35)
     w.section("ASSESSMENT:" if split else w.pick(("ASSESSMENT AND PLAN:", "ASSESSMENT AND PLAN:", "A/P:")))
     w.line("{a}-year-old {m} with {p} seen for {x}.", a=w.age(), m=w.man, x=w.problem(w.pres.problem),
-           p=join([w.problem(c, short=0.6) for c in w.profile.chronic[:2]]))
+           p=w.history_phrase(1))
     if split:
         w.section("PLAN:")
     for parts in _problem_lines(w):
@@ -76,15 +76,19 @@ def assessment_plan(w: Writer) -> None:
 def discharge_medications(w: Writer) -> None:
     """DISCHARGE MEDICATIONS: home medications plus new oral treatments."""
     w.section("DISCHARGE MEDICATIONS:")
-    new = [d for d in w.pres.drugs if DRUGS[d].route != "IV" and d not in w.profile.meds]
-    for i, name in enumerate([*w.profile.meds, *new], 1):
+    new = [d for d in w.pres.drugs if DRUGS[d].route != "IV" and d != "heparin" and d not in w.profile.meds]
+    listed = [*w.profile.meds, *new]
+    if w.profile.meds and w.chance(0.6):
+        w.line(w.pick(("Resume all home medications.", "Continue home medications as previously prescribed.")))
+        listed = new
+    for i, name in enumerate(listed, 1):
         w.line("{i}. {d}{n}", i=str(i), d=w.drug(name), n=" (new)" if name in new else "")
 
 
 def discharge_instructions(w: Writer) -> None:
     """DISCHARGE INSTRUCTIONS: hypothetical warning symptoms and a portal link or e-mail."""
     w.section("DISCHARGE INSTRUCTIONS:")
-    warn = [w.symptom(s, hypothetical=True) for s in w.pres.warnings]
+    warn = [w.symptom(s, hypothetical=True) for s in w.sample(w.pres.warnings, w.rng.randint(1, 2))]
     w.say(w.pick(("Return to the emergency department if you develop {x}. ", "Call your doctor if {x} develops. ",
                   "Seek immediate medical attention for {x}. ")), x=join(warn, "or"))
     domain = DOMAINS.get(w.enc.facility, "myhealthportal.org")
@@ -104,8 +108,9 @@ def follow_up(w: Writer) -> None:
     w.line("Follow up with {d} at {c} on {t} at {h}.", d=w.doctor(pat.pcp), c=phi(clinic, "HOSPITAL"), t=when,
            h=w.pick(("9:15 AM", "10:30 AM", "1:45 PM", "3:00 PM")))
     street = f"{w.rng.randint(100, 4800)} {w.pick(STREETS)} {w.pick(STREET_TYPES)}"
-    w.line("{a}, {c}, {s} {z}. Phone {p}, fax {f}.", a=phi(street, "ADDRESS"), c=phi(pat.city, "CITY"),
-           s=phi(pat.state, "STATE"), z=phi(pat.zip[:3] + w.ids.digits(2), "ZIP"), p=w.phone(w.ids.phone()),
-           f=w.phone(w.ids.phone(), "FAX"))
+    if w.chance(0.45):
+        w.line("{a}, {c}, {s} {z}. Phone {p}, fax {f}.", a=phi(street, "ADDRESS"), c=phi(pat.city, "CITY"),
+               s=phi(pat.state, "STATE"), z=phi(pat.zip[:3] + w.ids.digits(2), "ZIP"), p=w.phone(w.ids.phone()),
+               f=w.phone(w.ids.phone(), "FAX"))
     if w.chance(0.5):
         w.line("Repeat {t} in one week.", t=w.test(w.pick(("BMP", "CBC", "INR", "creatinine"))))

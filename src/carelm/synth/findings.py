@@ -37,7 +37,7 @@ def review_of_systems(w: Writer) -> None:
         neg = [w.symptom(s, negated=True) for s in pertinent_negatives(w, 4)]
         w.line("Positive for {p}. Negative for {n}. All other systems reviewed and negative.", p=join(pos), n=join(neg))
         return
-    for system, symptoms in w.sample(ROS_SYSTEMS, 4):
+    for system, symptoms in w.sample(ROS_SYSTEMS, 3):
         present = [w.symptom(s) for s in symptoms if s in w.pres.symptoms]
         absent = [w.symptom(s, negated=True) for s in symptoms if s not in w.pres.symptoms][:2]
         w.say(f"{system}: ")
@@ -72,9 +72,10 @@ def exam_lines(w: Writer) -> list[tuple[str, Piece]]:
     lungs: Piece = ["diffuse expiratory ", w.symptom("wheezing")] if "wheezing" in syms else [
         w.pick(("clear to auscultation bilaterally, no ", "crackles at the right base, no ")),
         w.symptom("wheezing", negated=True)]
-    heart = "irregularly irregular" if w.pres.problem == "atrial fibrillation" else "regular rate and rhythm, no murmurs"
-    abdomen = w.pick(("tender in the right lower quadrant", "epigastric tenderness", "right upper quadrant tenderness")) \
-        if "abdominal pain" in syms else "soft, nontender, nondistended"
+    afib = w.pres.problem == "atrial fibrillation"
+    heart = "irregularly irregular" if afib else "regular rate and rhythm, no murmurs"
+    tender = ("tender in the right lower quadrant", "epigastric tenderness", "right upper quadrant tenderness")
+    abdomen = w.pick(tender) if "abdominal pain" in syms else "soft, nontender, nondistended"
     legs: Piece = ["2+ pitting ", w.symptom("lower extremity edema", short=0.3)] if "leg swelling" in syms else [
         "no ", w.symptom("lower extremity edema", short=0.3, negated=True)]
     neuro: Piece = ["left-sided ", w.symptom("weakness")] if "weakness" in syms else "alert and oriented x3"
@@ -104,7 +105,7 @@ def labs(w: Writer) -> None:
     w.section("LABS:")
     if w.chance(0.4):
         w.say("On {d}: ", d=w.date(w.enc.start, ("md", "us", "abbr_ord")))
-    w.line("{x}.", x=join(lab_results(w, w.rng.randint(4, 7)), sep=", "))
+    w.line("{x}.", x=join(lab_results(w, w.rng.randint(3, 4)), sep=", "))
     if w.pres.problem in _PANELS:
         w.line(_PANELS[w.pres.problem])
 

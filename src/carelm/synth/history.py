@@ -6,57 +6,71 @@ from datetime import timedelta
 
 from .builder import capitalize, join, phi
 from .identity import PARTIAL_STYLES
-from .places import STATES
-from .vocab import SYMPTOMS
+from .places import OUTINGS, STATES
+from .vocab import RELATED_SYMPTOMS, SYMPTOMS
 from .writer import Writer
 
 _OTHER_SYMPTOMS = tuple(SYMPTOMS)
 
 
 def pertinent_negatives(w: Writer, k: int) -> list[str]:
-    """Symptoms the patient does not have, for negated statements."""
-    return w.sample([s for s in _OTHER_SYMPTOMS if s not in w.pres.symptoms], k)
+    """Symptoms the patient does not have (nor anything closely related), for negated statements."""
+    related = {r for group in RELATED_SYMPTOMS if set(group) & set(w.pres.symptoms) for r in group}
+    return w.sample([s for s in _OTHER_SYMPTOMS if s not in w.pres.symptoms and s not in related], k)
+
+
+def days(n: int) -> str:
+    """``1 day``, ``3 days``."""
+    return f"{n} day" if n == 1 else f"{n} days"
 
 
 def chief_complaint(w: Writer) -> None:
     """CHIEF COMPLAINT: one or two presenting symptoms."""
     w.section("CHIEF COMPLAINT:")
-    syms = [w.symptom(s, short=0.4) for s in w.sample(w.pres.symptoms, w.pick((1, 2)))]
-    form = w.pick(("{s}.", "{s} x {n} days.", "{s} for {n} days."))
-    w.line(form, s=capitalize(join(syms)), n=str(w.enc.onset_days))
+    syms = [w.symptom(s, short=0.4) for s in w.sample(w.pres.symptoms, w.pick((1, 1, 2)))]
+    form = w.pick(("{s}.", "{s} x {n}.", "{s} for {n}."))
+    w.line(form, s=capitalize(join(syms)), n=days(w.enc.onset_days))
 
 
-def _pmh_phrase(w: Writer) -> list:
-    return join([w.problem(p, short=0.6) for p in w.profile.chronic[:3]])
-
-
-def hpi(w: Writer) -> None:
-    """HISTORY OF PRESENT ILLNESS: opener, onset date, negatives, past events and initial differential."""
-    w.section(w.pick(("HISTORY OF PRESENT ILLNESS:", "HISTORY OF PRESENT ILLNESS:", "HPI:")))
-    syms = join([w.symptom(s, short=0.3) for s in w.pres.symptoms[:3]])
-    slots = {"age": w.age(), "man": w.man, "pmh": _pmh_phrase(w), "s": syms, "n": str(w.enc.onset_days)}
+def _hpi_opener(w: Writer) -> None:
+    syms = join([w.symptom(s, short=0.3) for s in w.pres.symptoms[: w.rng.randint(2, 3)]])
     opener = w.pick((
-        "{mr} is a {age}-year-old {man} with a history of {pmh} who presented to {h} with {n} days of {s}.",
-        "Patient is a {age} y/o {sex} with PMH significant for {pmh} who presents with {s}.",
+        "{mr} is a {age}-year-old {man} with {pmh} who presented to {h} with {n} of {s}.",
+        "Patient is a {age} y/o {sex} with {pmh} who presents with {s}.",
         "{name} is a {age}-year-old {man} with {pmh} presenting with {s}.",
         "This is a {age}-year-old {man} with {pmh} who comes in for {s}.",
     ))
-    w.say(opener, mr=w.mr(), h=phi(w.enc.facility, "HOSPITAL"), sex=w.man[0].upper() if w.chance(0.5) else w.man,
-          name=w.pt(("full", "upper_full")), **slots)
+    w.say(opener, mr=w.mr(), h=phi(w.enc.facility, "HOSPITAL"), sex=w.sex_abbr if w.chance(0.5) else w.man,
+          name=w.pt(("full", "upper_full")), age=w.age(), man=w.man, pmh=w.history_phrase(), s=syms,
+          n=days(w.enc.onset_days))
+
+
+def _hpi_onset(w: Writer) -> None:
     onset = w.enc.start - timedelta(days=w.enc.onset_days)
     w.say(w.pick((" Symptoms began on {d} and have gradually worsened.", " {He} first noticed them around {d}.",
                   " Per {his} {rel}, symptoms started on {d}.")),
           d=w.date(onset, PARTIAL_STYLES), He=w.he.capitalize(), his=w.his, rel=w.patient.contact.relation)
     if w.chance(0.3):
-        workplace = w.profile.job[1] if w.chance(0.5) else w.pick(("Silver Lake Park", "the Pinecrest Mall"))
+        workplace = w.profile.job[1] if w.years < 66 and w.chance(0.5) else w.pick(OUTINGS)
         w.say(" {He} was at {loc} when the symptoms started.", He=w.he.capitalize(), loc=phi(workplace, "LOCATION"))
-    negs = [w.symptom(s, short=0.3, negated=True) for s in pertinent_negatives(w, 3)]
-    w.say(w.pick((" {He} denies {x}.", " No {y}.", " Negative for {x}.", " {He} has not had any {x}.")),
-          He=w.he.capitalize(), x=join(negs, "or"), y=join(negs[:2], "or"))
-    for event, year in w.profile.events[:1]:
+
+
+def _negatives(w: Writer, k: int) -> None:
+    negs = [w.symptom(s, short=0.3, negated=True) for s in pertinent_negatives(w, k)]
+    w.say(w.pick((" {He} denies {x}.", " No {x}.", " Negative for {x}.", " {He} has not had any {x}.")),
+          He=w.he.capitalize(), x=join(negs, "or"))
+
+
+def hpi(w: Writer) -> None:
+    """HISTORY OF PRESENT ILLNESS: opener, onset date, negatives, past events and initial differential."""
+    w.section(w.pick(("HISTORY OF PRESENT ILLNESS:", "HISTORY OF PRESENT ILLNESS:", "HPI:")))
+    _hpi_opener(w)
+    _hpi_onset(w)
+    _negatives(w, w.rng.randint(1, 3))
+    for event, year in w.profile.events[: w.rng.randint(0, 1)]:
         w.say(w.pick((" Of note, {he} had {p} in {y}.", " History is notable for {p} in {y}.",
                       " Remote history of {p} ({y}).")),
-              he=w.he, p=w.problem(event, short=0.5, historical=True), y=phi(str(year), "DATE", format="year"))
+              he=w.he, p=w.problem(event, short=0.5, historical=True), y=phi(str(year), "DATE"))
     if w.pres.differential and w.enc.inpatient:
         diff = w.problem(w.pres.differential[0], short=0.5, uncertain=True)
         w.say(w.pick((" In the emergency department there was concern for possible {d}.",
@@ -64,17 +78,30 @@ def hpi(w: Writer) -> None:
     w.line()
 
 
+def interval_history(w: Writer) -> None:
+    """HISTORY OF PRESENT ILLNESS for a daily progress note: admission reason and today's status."""
+    w.section(w.pick(("HISTORY OF PRESENT ILLNESS:", "HPI:")))
+    w.say(w.pick(("{mr} is a {age}-year-old {man} admitted on {d} with {p}.", "{age} y/o {man} admitted {d} for {p}.")),
+          mr=w.mr(), age=w.age(), man=w.man, d=w.date(w.enc.start, ("md", "abbr_ord", "us")),
+          p=w.problem(w.pres.problem))
+    w.say(w.pick((" Today {he} reports that {s} is improving.", " Overnight {his} {s} was unchanged.",
+                  " This morning {he} notes less {s}.")), he=w.he, his=w.his, s=w.symptom(w.pres.symptoms[0]))
+    _negatives(w, 2)
+    w.line()
+
+
 def past_medical(w: Writer, header: str = "PAST MEDICAL HISTORY:") -> None:
     """PAST MEDICAL HISTORY: chronic problems (current) and past events (historical, with a year)."""
     w.section(header)
     items = [[w.problem(p, short=0.4)] for p in w.profile.chronic]
-    items += [[w.problem(e, short=0.4, historical=True), " (", phi(str(y), "DATE", format="year"), ")"]
+    items += [[w.problem(e, short=0.4, historical=True), " (", phi(str(y), "DATE"), ")"]
               for e, y in w.profile.events]
     if w.chance(0.5) or header == "PMH:":
-        w.line("{x}.", x=join(items, sep=", "))
+        w.line("{x}.", x=capitalize(join(items, sep=", ")))
         return
+    form = w.pick(("{i}. {x}", "- {x}"))
     for i, item in enumerate(items, 1):
-        w.line(w.pick(("{i}. {x}", "- {x}")), i=str(i), x=capitalize(item))
+        w.line(form, i=str(i), x=capitalize(item))
 
 
 def past_surgical(w: Writer) -> None:
@@ -85,7 +112,7 @@ def past_surgical(w: Writer) -> None:
     for name, year in w.profile.surgeries:
         form = w.pick(("s/p {p} ({y})", "{P} in {y}", "{P}, {y}"))
         p = w.procedure(name, short=0.5, historical=True)
-        w.line(form, p=p, P=capitalize(p), y=phi(str(year), "DATE", format="year"))
+        w.line(form, p=p, P=capitalize(p), y=phi(str(year), "DATE"))
 
 
 def medications(w: Writer, header: str = "MEDICATIONS:") -> None:
@@ -132,10 +159,11 @@ def social_history(w: Writer) -> None:
         w.say("Lives at {a}, {c}, {s} {z}. ", a=phi(pat.street, "ADDRESS"), c=phi(pat.city, "CITY"),
               s=phi(state, "STATE"), z=phi(pat.zip, "ZIP"))
     occupation, place = w.profile.job
-    w.say(w.pick(("Works as a {o} at {p}. ", "Retired {o}, formerly at {p}. ")), o=occupation, p=phi(place, "LOCATION"))
+    w.say("Retired {o}, formerly at {p}. " if w.years >= 66 else "Works as a {o} at {p}. ", o=occupation,
+          p=phi(place, "LOCATION"))
     status, year, packs = w.profile.smoking
     smoking = {"never": "Never smoker. ", "current": f"Current smoker, {packs} pack-years. ",
                "former": "Former smoker, quit in {y}, " + f"{packs} pack-years. "}[status]
-    w.say(smoking, y=phi(str(year), "DATE", format="year"))
+    w.say(smoking, y=phi(str(year), "DATE"))
     drinks = w.profile.alcohol
     w.line("Denies alcohol use." if not drinks else f"Drinks about {drinks} alcoholic drinks per week.")

@@ -104,7 +104,7 @@ class IdentityFactory:
     def patient(self, index: int, sex: str, birth_date: date, pcp: Clinician) -> Patient:
         """Return a fully populated patient numbered ``index``."""
         person = self.person(sex)
-        city, state = self.rng.choice(CITIES)
+        city, state, zip3 = self.rng.choice(CITIES)
         relation, rel_sex = self.rng.choice(RELATIONS)
         relative = self.person(rel_sex)
         if relation in ("wife", "husband", "daughter", "son") and self.rng.random() < 0.7:
@@ -113,7 +113,7 @@ class IdentityFactory:
         email_user = f"{person.first}.{person.last}{self.rng.randint(1, 99)}".lower()
         return Patient(
             pid=f"P{index:04d}", person=person, birth_date=birth_date, street=street, city=city, state=state,
-            zip=f"{self.rng.randint(1001, 99950):05d}", phone=self.phone(),
+            zip=zip3 + self.digits(2), phone=self.phone(),
             email=f"{email_user}@{self.fake.free_email_domain()}", ssn=self._ssn(), mrn=self.digits(8),
             payer=self.rng.choice(PAYERS), plan_id=f"{self.letters(3)}{self.digits(9)}",
             driver_license=f"{self.letters(1)}{self.digits(3)}-{self.digits(4)}-{self.digits(4)}",

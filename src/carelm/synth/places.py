@@ -30,11 +30,12 @@ OUTINGS: tuple[str, ...] = (
     "Oak Terrace Apartments", "the Juniper Street bus station",
 )
 
-CITIES: tuple[tuple[str, str], ...] = (
-    ("Springfield", "IL"), ("Columbus", "OH"), ("Madison", "WI"), ("Burlington", "VT"), ("Bangor", "ME"),
-    ("Boise", "ID"), ("Tulsa", "OK"), ("Fresno", "CA"), ("Knoxville", "TN"), ("Lancaster", "PA"),
-    ("Savannah", "GA"), ("Spokane", "WA"), ("Duluth", "MN"), ("Albany", "NY"), ("Reno", "NV"),
-    ("Lexington", "KY"), ("Eugene", "OR"), ("Dayton", "OH"), ("Providence", "RI"), ("Pueblo", "CO"),
+CITIES: tuple[tuple[str, str, str], ...] = (
+    ("Springfield", "IL", "627"), ("Columbus", "OH", "432"), ("Madison", "WI", "537"), ("Burlington", "VT", "054"),
+    ("Bangor", "ME", "044"), ("Boise", "ID", "837"), ("Tulsa", "OK", "741"), ("Fresno", "CA", "937"),
+    ("Knoxville", "TN", "379"), ("Lancaster", "PA", "176"), ("Savannah", "GA", "314"), ("Spokane", "WA", "992"),
+    ("Duluth", "MN", "558"), ("Albany", "NY", "122"), ("Reno", "NV", "895"), ("Lexington", "KY", "405"),
+    ("Eugene", "OR", "974"), ("Dayton", "OH", "454"), ("Providence", "RI", "029"), ("Pueblo", "CO", "810"),
 )
 
 STATES: dict[str, str] = {

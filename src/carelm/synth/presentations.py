@@ -60,7 +60,8 @@ INPATIENT: tuple[Presentation, ...] = (
     Presentation(
         "acute kidney injury", ("fatigue", "nausea", "loss of appetite"),
         {"creatinine": (2.1, 3.8), "BUN": (35, 62), "potassium": (5.2, 5.9)},
-        "renal", (), ("dehydration", "nephrolithiasis"), ("ondansetron",), warnings=("vomiting", "confusion"),
+        "renal", (), ("dehydration", "nephrolithiasis"), ("normal saline", "ondansetron"),
+        warnings=("vomiting", "confusion"),
     ),
     Presentation(
         "acute pancreatitis", ("abdominal pain", "nausea", "vomiting"), {"lipase": (620, 3200), "WBC": (11.0, 14.8)},
@@ -98,7 +99,7 @@ INPATIENT: tuple[Presentation, ...] = (
     ),
     Presentation(
         "hyponatremia", ("confusion", "nausea", "weakness"), {"sodium": (118, 128)},
-        "cth", (), ("intracranial hemorrhage",), ("ondansetron",), warnings=("confusion", "headache"),
+        "cth", (), ("intracranial hemorrhage",), ("sodium chloride tablets",), warnings=("confusion", "headache"),
     ),
 )
 
@@ -126,7 +127,8 @@ CLINIC: tuple[Presentation, ...] = (
         inpatient=False,
     ),
     Presentation(
-        "type 2 diabetes mellitus", ("fatigue", "blurred vision"), {"hemoglobin A1c": (7.4, 9.8), "glucose": (160, 240)},
+        "type 2 diabetes mellitus", ("fatigue", "blurred vision"),
+        {"hemoglobin A1c": (7.4, 9.8), "glucose": (160, 240)},
         "renal", (), (), ("metformin",), warnings=("blurred vision", "confusion"), inpatient=False,
     ),
     Presentation(

@@ -133,6 +133,13 @@ _SYMPTOMS: tuple[tuple[str, str | None], ...] = (
 
 SYMPTOMS: dict[str, Symptom] = {name: Symptom(name, abbr) for name, abbr in _SYMPTOMS}
 
+RELATED_SYMPTOMS: tuple[tuple[str, ...], ...] = (
+    ("leg swelling", "lower extremity edema"), ("shortness of breath", "dyspnea on exertion", "orthopnea", "wheezing"),
+    ("nausea", "vomiting", "loss of appetite"), ("fever", "chills", "night sweats", "diaphoresis"),
+    ("weakness", "numbness", "slurred speech", "confusion"), ("abdominal pain", "flank pain", "back pain"),
+    ("dizziness", "syncope", "palpitations"), ("dysuria", "urinary frequency", "hematuria"),
+)
+
 ROS_SYSTEMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Constitutional", ("fever", "chills", "night sweats", "weight loss", "fatigue")),
     ("Cardiovascular", ("chest pain", "palpitations", "leg swelling", "orthopnea")),

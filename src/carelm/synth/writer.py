@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from .builder import NoteBuilder, Piece, Span, mention, phi
+from .builder import NoteBuilder, Piece, Span, join, mention, phi
 from .cases import Case, Encounter, age_on
 from .identity import DATE_STYLES, Clinician, IdentityFactory, Person, format_date, format_name, format_phone
 from .orders import DRUGS, PROCEDURES
@@ -39,6 +39,9 @@ class Writer:
         female = self.patient.person.sex == "female"
         self.he, self.his, self.him = ("she", "her", "her") if female else ("he", "his", "him")
         self.man, self.title = ("woman", "Ms.") if female else ("man", "Mr.")
+        self.sex_abbr = "F" if female else "M"
+        self.comorbid = [c for c in self.profile.chronic if c != self.pres.problem]
+        self.years = age_on(self.patient.birth_date, day)
 
     def pick(self, options: Sequence[T]) -> T:
         """Choose one option."""
@@ -64,6 +67,13 @@ class Writer:
         """Write a template and end the line."""
         self.b.line(template, **slots)
 
+    def history_phrase(self, k: int = 2) -> Piece:
+        """``a history of X and Y`` for up to ``k`` comorbidities, or a statement that there are none."""
+        if not self.comorbid:
+            return "no significant past medical history"
+        items = join([self.problem(p, short=0.6) for p in self.comorbid[:k]])
+        return [self.pick(("a history of ", "PMH significant for ", "", "")), items]
+
     def problem(self, name: str, short: float = 0.3, **flags: Any) -> Span:
         """A PROBLEM mention, sometimes abbreviated, carrying its ICD-10-CM code."""
         entry = PROBLEMS[name]
@@ -79,10 +89,8 @@ class Writer:
     def drug(self, name: str, dose: bool = True, **flags: Any) -> Piece:
         """A DRUG mention, followed by dose, route and frequency when ``dose`` is true."""
         entry = DRUGS[name]
-        if not dose:
-            return mention(entry.name, "DRUG", **flags)
-        span = mention(entry.name, "DRUG", dose=entry.dose, route=entry.route, frequency=entry.freq, **flags)
-        return [span, f" {entry.dose} {entry.route} {entry.freq}"]
+        span = mention(entry.name, "DRUG", **flags)
+        return [span, f" {entry.dose} {entry.route} {entry.freq}"] if dose else span
 
     def test(self, name: str, **flags: Any) -> Span:
         """A TEST mention."""
@@ -96,7 +104,7 @@ class Writer:
     def date(self, d: date, styles: Sequence[str] = DATE_STYLES) -> Piece:
         """A DATE span in one of ``styles`` (a bare day of the month is written as ``the 5th``)."""
         style = self.pick(styles)
-        span = phi(format_date(d, style), "DATE", format=style)
+        span = phi(format_date(d, style), "DATE")
         return ["the ", span] if style == "day" else span
 
     def name(self, person: Person, role: str, forms: Sequence[str] = ("full",)) -> Span:
@@ -127,8 +135,7 @@ class Writer:
 
     def age(self, day: date | None = None) -> Piece:
         """The patient's age on ``day`` (default: the note day); an AGE span only when over 89."""
-        years = age_on(self.patient.birth_date, day or self.day)
-        return phi(str(years), "AGE") if years > 89 else str(years)
+        return self.older(age_on(self.patient.birth_date, day or self.day))
 
     def older(self, years: int) -> Piece:
         """Any other age: an AGE span when over 89, plain text otherwise."""

@@ -1,0 +1,5 @@
+"""Entry point for ``python -m carelm.synth``."""
+
+from .generator import main
+
+raise SystemExit(main())
