@@ -1,7 +1,7 @@
 """Ingest use-cases: files and folders, or one JSON payload, into the store.
 
-Each record is committed in its own transaction, so an ingest that is killed half-way
-leaves only whole records behind, and re-running it skips what is already stored.
+Records are committed in small transactions of whole records, so an ingest that is killed
+half-way leaves only whole records behind, and re-running it skips what is already stored.
 Bad entries are reported and skipped; good ones are kept.
 """
 
@@ -22,6 +22,10 @@ from carelm.ingest.tabular import CsvMapping
 from carelm.service.context import Context
 
 log = logging.getLogger(__name__)
+
+# Records per transaction: an interrupted ingest loses at most this many uncommitted records,
+# which a re-run stores again.
+RECORDS_PER_TRANSACTION = 64
 
 
 @dataclass
@@ -83,12 +87,23 @@ def ingest_payload(ctx: Context, payload: Any, location: str = "body") -> Ingest
 
 
 def _store_all(ctx: Context, entries, report: IngestReport, on_record) -> None:
+    """Store good entries in chunks (one transaction each) and collect the issues."""
+    chunk: list[ParsedRecord] = []
     for entry in entries:
         if isinstance(entry, IngestIssue):
             log.warning("ingest entry rejected", extra={"location": entry.location})
             report.issues.append(entry)
             continue
-        result = ctx.store.records.save_record(entry.record)
+        chunk.append(entry)
+        if len(chunk) >= RECORDS_PER_TRANSACTION:
+            _commit(ctx, chunk, report, on_record)
+            chunk = []
+    if chunk:
+        _commit(ctx, chunk, report, on_record)
+
+
+def _commit(ctx: Context, chunk: list[ParsedRecord], report: IngestReport, on_record) -> None:
+    for result in ctx.store.records.save_records([parsed.record for parsed in chunk]):
         report.records_added += int(result.record_created)
         report.notes_added += result.notes_added
         report.notes_skipped += result.notes_skipped

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from carelm.core.errors import NotFoundError
 from carelm.core.types import Note, Patient, Record, RecordItem, Span
 from carelm.store.crypto import TextCipher
-from carelm.store.models import AnnotationRow, NoteRow, PatientRow, RecordItemRow, RecordRow, new_id
+from carelm.store.models import AnnotationRow, NoteRow, PatientRow, RecordItemRow, RecordRow, new_id, utcnow
 from carelm.store.views import SaveResult, StoredNote, StoredRecord
 
 INGEST_STAGE = "ingest"
@@ -26,23 +26,31 @@ class RecordRepository:
 
     # --- writing -------------------------------------------------------------------------------
     def save_record(self, record: Record) -> SaveResult:
-        """Store a record in one transaction; notes already stored (same content) are skipped."""
+        """Store one record in its own transaction (see ``save_records``)."""
+        return self.save_records([record])[0]
+
+    def save_records(self, records: list[Record]) -> list[SaveResult]:
+        """Store records in one transaction: all of them or none.  Notes already stored are skipped."""
         with self._sessions.begin() as session:
-            patient_id, patient_key = self._upsert_patient(session, record.patient)
-            hashes = [self._note_hash(patient_key, note) for note in record.notes]
-            if record.external_id:
-                record_key = self._cipher.keyed_hash("record", patient_key, record.external_id)
-            else:  # a record without an id is identified by its notes' content
-                record_key = self._cipher.keyed_hash("record-content", patient_key, *hashes)
-            row = session.scalar(select(RecordRow).where(RecordRow.external_key == record_key))
-            created = row is None
-            if row is None:
-                row = RecordRow(id=new_id(), patient_id=patient_id, external_key=record_key, source=record.source)
-                session.add(row)
-                session.add_all(self._item_rows(row.id, record.items))
-            added = self._add_notes(session, row.id, patient_id, record.notes, hashes)
-            record.id, record.patient.id = row.id, patient_id
-            return SaveResult(row.id, patient_id, added, len(record.notes) - added, created)
+            return [self._save_one(session, record) for record in records]
+
+    def _save_one(self, session: Session, record: Record) -> SaveResult:
+        patient_id, patient_key = self._upsert_patient(session, record.patient)
+        hashes = [self._note_hash(patient_key, note) for note in record.notes]
+        if record.external_id:
+            record_key = self._cipher.keyed_hash("record", patient_key, record.external_id)
+        else:  # a record without an id is identified by its notes' content
+            record_key = self._cipher.keyed_hash("record-content", patient_key, *hashes)
+        record_id = session.scalar(select(RecordRow.id).where(RecordRow.external_key == record_key))
+        created = record_id is None
+        if record_id is None:
+            record_id = new_id()
+            session.add(RecordRow(id=record_id, patient_id=patient_id, external_key=record_key, source=record.source))
+            session.add_all(self._item_rows(record_id, record.items))
+            session.flush()
+        added = self._add_notes(session, record_id, patient_id, record.notes, hashes)
+        record.id, record.patient.id = record_id, patient_id
+        return SaveResult(record_id, patient_id, added, len(record.notes) - added, created)
 
     def _note_hash(self, patient_key: str, note: Note) -> str:
         return self._cipher.keyed_hash("note", patient_key, note.kind, note.text)
@@ -69,26 +77,27 @@ class RecordRepository:
     ) -> int:
         existing = set(session.scalars(select(NoteRow.content_hash).where(NoteRow.content_hash.in_(hashes))))
         seq = session.scalar(select(func.count()).select_from(NoteRow).where(NoteRow.record_id == record_id)) or 0
-        added = 0
+        note_rows: list[dict] = []
+        annotation_rows: list[dict] = []
         for note, content_hash in zip(notes, hashes, strict=True):
             if content_hash in existing:
                 continue
             existing.add(content_hash)
-            note_id = new_id()
-            session.add(
-                NoteRow(
-                    id=note_id, seq=seq + added, record_id=record_id, patient_id=patient_id,
-                    content_hash=content_hash,
-                    external_key=self._cipher.keyed_hash("note-id", note.external_id) if note.external_id else None,
-                    kind=note.kind, title=note.title, authored_at=note.authored_at,
-                    raw_text_enc=self._cipher.encrypt(note.text, f"note:{note_id}"), char_count=len(note.text),
-                )
-            )
-            session.flush()
-            session.add_all(_annotation_rows(note_id, note.layers, INGEST_STAGE, None))
-            note.id = note_id
-            added += 1
-        return added
+            note.id = new_id()
+            note_rows.append({
+                "id": note.id, "seq": seq + len(note_rows), "record_id": record_id, "patient_id": patient_id,
+                "content_hash": content_hash,
+                "external_key": self._cipher.keyed_hash("note-id", note.external_id) if note.external_id else None,
+                "kind": note.kind, "title": note.title, "authored_at": note.authored_at,
+                "raw_text_enc": self._cipher.encrypt(note.text, f"note:{note.id}"), "char_count": len(note.text),
+                "status": "ingested", "created_at": utcnow(),
+            })
+            annotation_rows += _annotation_rows(note.id, note.layers, INGEST_STAGE, None)
+        if note_rows:
+            session.execute(insert(NoteRow), note_rows)
+        if annotation_rows:
+            session.execute(insert(AnnotationRow), annotation_rows)
+        return len(note_rows)
 
     @staticmethod
     def _item_rows(record_id: str, items: Iterable[RecordItem]) -> list[RecordItemRow]:
@@ -105,13 +114,19 @@ class RecordRepository:
         with self._sessions.begin() as session:
             stale = delete(AnnotationRow).where(AnnotationRow.note_id.in_(ids), AnnotationRow.layer.in_(layers))
             session.execute(stale)
+            rows: list[dict] = []
             for note in notes:
                 produced = {name: spans for name, spans in note.layers.items() if name in layers}
-                session.add_all(_annotation_rows(note.id, produced, None, run_id))
-                values = {"status": "processed", "run_id": run_id}
+                rows += _annotation_rows(note.id, produced, None, run_id)
+            if rows:
+                session.execute(insert(AnnotationRow), rows)
+            done = update(NoteRow).values(status="processed", run_id=run_id)
+            plain = [note.id for note in notes if "deid" not in note.views]
+            if plain:
+                session.execute(done.where(NoteRow.id.in_(plain)))
+            for note in notes:
                 if "deid" in note.views:
-                    values["deid_text"] = note.views["deid"]
-                session.execute(update(NoteRow).where(NoteRow.id == note.id).values(**values))
+                    session.execute(done.where(NoteRow.id == note.id).values(deid_text=note.views["deid"]))
 
     def mark_failed(self, note_ids: list[str], run_id: str | None) -> None:
         with self._sessions.begin() as session:
@@ -191,16 +206,18 @@ class RecordRepository:
             return json.loads(self._cipher.decrypt(row.identity_enc, f"patient:{row.id}"))
 
 
-def _annotation_rows(note_id: str, layers: dict[str, list[Span]], stage: str | None, run_id: str | None):
+def _annotation_rows(
+    note_id: str, layers: dict[str, list[Span]], stage: str | None, run_id: str | None
+) -> list[dict]:
+    """Annotation rows as dicts for one bulk insert; ``stage`` overrides the spans' own producer."""
     rows = []
     for layer, spans in layers.items():
         for span in spans:
             producer = stage or span.stage or "unknown"
             version = producer.rsplit(".", 1)[-1] if "." in producer else "v1"
-            rows.append(
-                AnnotationRow(note_id=note_id, layer=layer, start=span.start, end=span.end, label=span.label,
-                              attributes=span.attributes, stage=producer, stage_version=version, run_id=run_id)
-            )
+            rows.append({"note_id": note_id, "layer": layer, "start": span.start, "end": span.end,
+                         "label": span.label, "attributes": span.attributes, "stage": producer,
+                         "stage_version": version, "run_id": run_id})
     return rows
 
 
