@@ -76,6 +76,7 @@ class Note:
     text: str
     id: str | None = None
     external_id: str | None = None
+    patient_id: str | None = None
     kind: str = "note"
     title: str | None = None
     authored_at: datetime | None = None

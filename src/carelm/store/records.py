@@ -156,7 +156,8 @@ class RecordRepository:
 
     def _to_note(self, row: NoteRow) -> Note:
         text = self._cipher.decrypt(row.raw_text_enc, f"note:{row.id}") if row.raw_text_enc else ""
-        return Note(text=text, id=row.id, kind=row.kind, title=row.title, authored_at=row.authored_at)
+        return Note(text=text, id=row.id, patient_id=row.patient_id, kind=row.kind, title=row.title,
+                    authored_at=row.authored_at)
 
     def list_records(self, *, limit: int = 50, offset: int = 0, patient_id: str | None = None) -> list[StoredRecord]:
         note_count = select(func.count()).where(NoteRow.record_id == RecordRow.id).scalar_subquery()
