@@ -11,10 +11,21 @@ from fastapi.responses import JSONResponse
 
 from carelm import __version__
 from carelm.api.errors import install_error_handlers
-from carelm.api.schemas import Health, IngestResult, RecordDetail, RecordPage, RecordSummary
+from carelm.api.schemas import (
+    DeidRequest,
+    DeidResponse,
+    Health,
+    IngestResult,
+    RecordDetail,
+    RecordPage,
+    RecordSummary,
+    ReidentifyRequest,
+    ReidentifyResponse,
+)
 from carelm.core.errors import InputError, PayloadTooLarge
+from carelm.core.pipeline import Pipeline
 from carelm.core.settings import Settings
-from carelm.service import ingest, records
+from carelm.service import deid, ingest, records
 from carelm.service.context import Context
 from carelm.store import db
 
@@ -39,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="carelm", version=__version__, lifespan=lifespan,
                   description="Clinical records: ingest, process and read annotated notes.")
     app.state.context = context
+    app.state.deid_pipelines = {}
     install_error_handlers(app)
     _add_routes(app)
     return app
@@ -55,6 +67,15 @@ async def _json_body(request: Request, limit: int) -> object:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"body is not valid JSON ({type(exc).__name__})", location="body") from None
+
+
+def _deid_pipeline(app: FastAPI, ctx: Context, mode: str) -> Pipeline:
+    """One warm de-identification pipeline per mode, keyed by the store's surrogate secret."""
+    cache = app.state.deid_pipelines
+    if mode not in cache:
+        cache[mode] = deid.deid_pipeline(mode, ctx.store.cipher.derived_secret("surrogates"))
+        cache[mode].warm_up()
+    return cache[mode]
 
 
 def _add_routes(app: FastAPI) -> None:
@@ -87,6 +108,23 @@ def _add_routes(app: FastAPI) -> None:
         else:
             items = [RecordDetail.of(records.get_record(ctx, r.id)) for r in page]
         return RecordPage(total=total, limit=limit, offset=offset, items=items)
+
+    @app.post("/v1/deidentify", response_model=DeidResponse, tags=["de-identification"])
+    def deidentify(body: DeidRequest, ctx: ContextDep, request: Request) -> DeidResponse:
+        """De-identify one text; spans are offsets into the input text (end exclusive)."""
+        if len(body.text.encode()) > ctx.settings.max_request_bytes:
+            raise PayloadTooLarge(f"text is larger than {ctx.settings.max_request_bytes} bytes", location="text")
+        pipeline = _deid_pipeline(request.app, ctx, body.mode)
+        item = deid.DeidItem(body.id, body.text, body.patient)
+        [out] = deid.deidentify_items([item], pipeline)
+        if "error" in out:
+            raise InputError(out["error"], location="text")
+        return DeidResponse(**out)
+
+    @app.post("/v1/notes/{note_id}/reidentify", response_model=ReidentifyResponse, tags=["de-identification"])
+    def reidentify(note_id: str, body: ReidentifyRequest, ctx: ContextDep) -> ReidentifyResponse:
+        """Rebuild a stored note's real text from its surrogates; needs a purpose and is audited."""
+        return ReidentifyResponse(**deid.reidentify_note(ctx, note_id, body.purpose))
 
     @app.get("/v1/records/{record_id}", response_model=RecordDetail, tags=["records"])
     def get_record(record_id: str, ctx: ContextDep) -> RecordDetail:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -92,6 +92,40 @@ class IngestResult(BaseModel):
     notes_skipped: int
     record_ids: list[str]
     issues: list[IngestIssueOut]
+
+
+class DeidRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    id: str | int | None = None
+    text: str
+    patient: str | None = None
+    mode: Literal["surrogate", "redact", "mask"] = "surrogate"
+
+
+class PhiSpanOut(BaseModel):
+    start: int
+    end: int
+    type: str
+    score: float | None
+
+
+class DeidResponse(BaseModel):
+    id: str | int | None
+    text: str
+    spans: list[PhiSpanOut]
+
+
+class ReidentifyRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    purpose: str
+
+
+class ReidentifyResponse(BaseModel):
+    id: str
+    text: str
+    restored: int
 
 
 def vars_of(obj: Any) -> dict[str, Any]:

@@ -31,6 +31,9 @@ def run_pipeline(
     report = RunReport(run_id=run_id, notes_total=total)
     written = sorted(pipeline.produces() - {"raw"})
     status = "failed"
+    for stage in pipeline.stages:
+        if getattr(stage, "needs_secret", False):
+            stage.use_secret(store.cipher.derived_secret("surrogates"))
     try:
         pipeline.warm_up()
         for notes in store.records.iter_notes(statuses, batch_size):

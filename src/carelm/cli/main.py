@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from carelm.cli import deid as deid_commands
 from carelm.cli.common import DbOption, console, handle_errors, make_context, progress_bar
 from carelm.cli.render import print_record, print_summary
 from carelm.ingest.tabular import CsvMapping
@@ -169,3 +170,6 @@ def stages() -> None:
     """List the registered pipeline stages with the layers they read and write."""
     for name, cls in process_service.registered_stages().items():
         console.print(f"{name}: reads {list(cls.reads)} writes {list(cls.writes)}", highlight=False)
+
+
+deid_commands.register(app)

@@ -32,6 +32,7 @@ class TextCipher:
     def __init__(self, master_key: bytes):
         if len(master_key) != 32:
             raise CryptoError("the master key must be 32 bytes")
+        self._master = master_key
         self._aead = AESGCM(_derive(master_key, b"carelm/aes-gcm/v1"))
         self._mac_key = _derive(master_key, b"carelm/hmac/v1")
         self.key_id = hashlib.sha256(_derive(master_key, b"carelm/key-id/v1")).digest()[:4]
@@ -51,6 +52,10 @@ class TextCipher:
             return self._aead.decrypt(nonce, sealed, context.encode()).decode("utf-8")
         except InvalidTag:
             raise CryptoError("ciphertext failed authentication (tampered or moved)", location=context) from None
+
+    def derived_secret(self, purpose: str) -> bytes:
+        """A 32-byte secret for one purpose (e.g. surrogate seeds), independent of the other keys."""
+        return _derive(self._master, f"carelm/secret/{purpose}".encode())
 
     def keyed_hash(self, *parts: str) -> str:
         """A keyed SHA-256 of the parts: stable lookup keys that reveal nothing without the key."""

@@ -154,3 +154,14 @@ class ProcessingRunRow(Base):
     notes_done: Mapped[int] = mapped_column(Integer, default=0)
     notes_failed: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class SurrogateMapRow(Base):
+    """Per patient, the encrypted map from real PHI to the surrogates that replaced it (for re-identification)."""
+
+    __tablename__ = "surrogate_maps"
+
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
+    map_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -12,6 +12,7 @@ from carelm.core.errors import NotFoundError
 from carelm.core.types import Note, Patient, Record, RecordItem, Span
 from carelm.store.crypto import TextCipher
 from carelm.store.models import AnnotationRow, NoteRow, PatientRow, RecordItemRow, RecordRow, new_id, utcnow
+from carelm.store.surrogates import load_map, merge_maps
 from carelm.store.views import SaveResult, StoredNote, StoredRecord
 
 INGEST_STAGE = "ingest"
@@ -120,6 +121,7 @@ class RecordRepository:
                 rows += _annotation_rows(note.id, produced, None, run_id)
             if rows:
                 session.execute(insert(AnnotationRow), rows)
+            merge_maps(session, self._cipher, notes)
             done = update(NoteRow).values(status="processed", run_id=run_id)
             plain = [note.id for note in notes if "deid" not in note.views]
             if plain:
@@ -198,6 +200,18 @@ class RecordRepository:
             authored_at=row.authored_at, status=row.status, char_count=row.char_count, text=text,
             deid_text=row.deid_text, layers=layers,
         )
+
+    def surrogate_map(self, patient_id: str) -> dict[str, str]:
+        """The patient's decrypted surrogate map (``"TYPE\tsurrogate" -> real``); callers audit the read."""
+        with self._sessions() as session:
+            return load_map(session, self._cipher, patient_id)
+
+    def stored_note(self, note_id: str, *, include_text: bool) -> StoredNote:
+        with self._sessions() as session:
+            row = session.get(NoteRow, note_id, options=[selectinload(NoteRow.annotations)])
+            if row is None:
+                raise NotFoundError(f"no note with id {note_id!r}")
+            return self._note_view(row, include_text)
 
     def patient_identity(self, patient_id: str) -> dict[str, str | None]:
         with self._sessions() as session:

@@ -23,6 +23,7 @@ class Store:
     def __init__(self, engine: Engine, cipher: TextCipher):
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.cipher = cipher
         self.records = RecordRepository(self.sessions, cipher)
         self.runs = RunRepository(self.sessions)
         self.audit = AuditLog(self.sessions)
