@@ -15,7 +15,7 @@ from carelm.core.types import RAW, Note
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STAGES = ("carelm.normalize.v1", "carelm.sections.v1", "carelm.sentences.v1")
+DEFAULT_STAGES = ("carelm.normalize.v1", "carelm.sections.v1", "carelm.sentences.v1", "carelm.deid.v1")
 
 
 @dataclass

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterable
 
 from carelm.deid.base import DeidDoc, PhiSpan, Recognizer
 
 # Modules that define ``recognizers() -> list[Recognizer]`` for the default engine.
+WORD_RE = re.compile(r"[A-Za-z][A-Za-z']+")
+
 DEFAULT_RECOGNIZER_MODULES = ("carelm.deid.patterns", "carelm.deid.names", "carelm.deid.locations")
 
 
@@ -35,7 +38,34 @@ class PhiEngine:
     def find(self, doc: DeidDoc) -> list[PhiSpan]:
         self.load()
         candidates = [span for r in self.recognizers for span in r.find(doc) if span.score >= self.threshold]
-        return resolve_overlaps(candidates)
+        found = resolve_overlaps(candidates)
+        return resolve_overlaps(found + propagate(doc, found))
+
+
+PROPAGATED_TYPES = ("NAME", "HOSPITAL", "LOCATION")
+MIN_PROPAGATED = 3
+
+
+def propagate(doc: DeidDoc, found: list[PhiSpan]) -> list[PhiSpan]:
+    """Flag the other occurrences in the note of names and places already found there.
+
+    A name found once in context ("Dr. Lund") is PHI wherever else it appears in the same note
+    ("Lund called back").  Whole words only; case-sensitive unless the note is typed in capitals.
+    """
+    words: dict[str, str] = {}
+    for span in found:
+        if span.type in PROPAGATED_TYPES:
+            for match in WORD_RE.finditer(doc.text, span.start, span.end):
+                if len(match.group()) >= MIN_PROPAGATED and match.group()[0].isupper():
+                    words.setdefault(match.group(), span.type)
+    if not words:
+        return []
+    flags = re.IGNORECASE if doc.mostly_upper else 0
+    alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w'-])(?:{alternation})(?![\w'-])", flags)
+    lookup = {w.lower(): t for w, t in words.items()} if flags else words
+    return [PhiSpan(m.start(), m.end(), lookup[m.group().lower() if flags else m.group()], 0.6, "propagated")
+            for m in pattern.finditer(doc.text)]
 
 
 def resolve_overlaps(spans: list[PhiSpan]) -> list[PhiSpan]:

@@ -1,0 +1,195 @@
+"""Places: hospitals and other facilities, towns and cities, and states in address context.
+
+- HOSPITAL: a name before a facility word ("Holy Name Hospital", "Kessler Rehab", "Grieco House"), a saint's
+  name ("St. Agnes"), or a name after a move ("transferred from X", "admitted to X", "went to X");
+- LOCATION: other named places (a named unit or building, "X Building", a workplace after "works at");
+- CITY: a gazetteer city, or an unknown name after a residence cue ("lives in X", "flying in from X");
+- STATE: a state after a city ("Annapolis, MD"); Safe Harbor allows states, they are flagged in addresses only.
+
+All the context is data (``resources/deid/location_context.json``); one pass over the tokens.
+"""
+
+from __future__ import annotations
+
+from carelm.deid.base import DeidDoc, PhiSpan, Recognizer
+from carelm.deid.lexicon import NAME, TYPO, UNKNOWN, Lexicon, lexicon, load_context, phrase_index, token_view
+from carelm.deid.place_rules import PlaceRules
+
+CONTEXT_FILE = "location_context.json"
+CONTEXT_KEYS = frozenset({
+    "hospital_heads", "location_heads", "name_words", "generic_words", "facility_words", "saints", "movement_verbs",
+    "movement_preps", "residence_cues", "known_places", "stop_words",
+})
+SCORES = {"HOSPITAL": 0.8, "LOCATION": 0.7, "CITY": 0.75, "STATE": 0.6}
+GAZETTEER = 0.65
+MOVE_REACH = 4
+WEAK_HEADS = frozenset({"house", "home", "center", "centre", "general", "health", "medical", "campus", "care", "rehab",
+                        "rehabilitation", "village", "station", "plant", "church", "memorial", "regional", "hospice"})
+WORK_VERBS = frozenset({"works", "worked", "work", "working", "employed", "visit", "visiting"})
+
+
+class PlaceContext:
+    """The compiled place context rules."""
+
+    def __init__(self, data: dict[str, list[str]], lex: Lexicon):
+        self.hospital_heads = phrase_index(data["hospital_heads"])
+        self.location_heads = phrase_index(data["location_heads"])
+        self.name_words = frozenset(data["name_words"])
+        self.generic_words = frozenset(data["generic_words"])
+        self.facility_words = frozenset(data["facility_words"])
+        self.saints = frozenset(data["saints"])
+        self.movement_verbs = phrase_index(data["movement_verbs"])
+        self.movement_preps = frozenset(data["movement_preps"])
+        self.residence_cues = phrase_index(data["residence_cues"])
+        self.known_places = frozenset(data["known_places"])
+        self.stop_words = frozenset(data["stop_words"])
+        self.cities = phrase_index(sorted(lex.cities))
+        self.states = lex.states
+        self.state_names = phrase_index(sorted(set(lex.states.values())))
+
+
+class _PlaceFinder(PlaceRules):
+    """One pass of the place rules over one note."""
+
+    def heads(self, i: int) -> None:
+        """A facility name before a facility word: "Holy Cross Hospital", "Kessler Medical Center"."""
+        for index, kind in ((self.ctx.hospital_heads, "HOSPITAL"), (self.ctx.location_heads, "LOCATION")):
+            size = self.v.matches(i, index)
+            if size:
+                start = self.name_left(i, capitals=self.v.low[i] not in WEAK_HEADS)
+                if start < i:
+                    self.add(start, i + size, kind, SCORES[kind])
+                return
+
+    def facility_word(self, i: int) -> None:
+        """Words found in clinical notes only as part of a facility name: "Holy Cross", "Good Samaritan"."""
+        end = self.name_right(i + 1)
+        end += self.v.matches(end, self.ctx.hospital_heads)
+        self.add(self.name_left(i, capitals=True) if i else i, end, "HOSPITAL", SCORES["HOSPITAL"])
+
+    def saint(self, i: int) -> None:
+        """A saint's name: "St. Agnes", "ST MARY HOSPITAL", "Saint Joseph's"."""
+        j = i + 2 if self.text(i + 1) == "." else i + 1
+        if j < self.n and not self.v.newline_before[j] and self.saint_name(i, j):
+            end = self.name_right(j + 1)
+            size = self.v.matches(end, self.ctx.hospital_heads)
+            self.add(i, end + size, "HOSPITAL", SCORES["HOSPITAL"])
+
+    def moved(self, i: int) -> None:
+        """A place after a move: "transferred to X", "admitted from X", "works at X"."""
+        verb = self.verb_before(i)
+        if verb is None:
+            return
+        j = i + 1 + (self.v.low[i + 1:i + 2] == ["the"])
+        if len(self.text(j)) > 2 and self.text(j).isdigit():
+            j += 1
+        city, end = self.city_at(j), self.place_run(j)
+        if city and city >= end:
+            self.add(j, city, "CITY", SCORES["CITY"])
+            self.state_after(city)
+            return
+        if end > j:
+            digit = self.text(end)[:1].isdigit()
+            kind = "LOCATION" if digit or verb in WORK_VERBS else "HOSPITAL"
+            self.add(j, end + self.v.matches(end, self.ctx.hospital_heads), kind, SCORES[kind])
+
+    def unit(self, i: int) -> None:
+        """A named unit right after a move, before its floor number: "transfer Smith 2"."""
+        j = i + 1
+        end = self.place_run(j)
+        if end > j and self.floor_number(end):
+            self.add(j, end, "LOCATION", SCORES["LOCATION"])
+
+    def floor_number(self, k: int) -> bool:
+        """A floor or unit number after a name ("Smith 2", "Smith2"), not a dose ("MSO4 2MG")."""
+        text = self.text(k)
+        return text.isdigit() and len(text) <= 2 and not self.v.alpha(k + 1) or (
+            text.isdigit() and len(text) <= 2 and self.v.tokens[k + 1].start > self.v.tokens[k].end)
+
+    def residence(self, i: int, size: int) -> None:
+        """A town after a residence cue: "lives in X", "daughter flying in from X"."""
+        j = i + size
+        j += self.v.low[j:j + 1] == ["the"]
+        end = self.city_at(j)
+        kind = "CITY"
+        if not end:
+            end = self.place_run(j, loose=True)
+            kind = "LOCATION"
+        if end > j:
+            self.add(j, end, kind, SCORES[kind])
+            self.state_after(end)
+
+    def gazetteer(self, i: int) -> int:
+        """A known city anywhere (multi-word names, or one word that is not an English word)."""
+        end = self.city_at(i)
+        if not end or self.eponym_after(end):
+            return 0
+        v = self.v
+        single = end == i + 1
+        address = self.text(end) == "," and v.low[end + 1:end + 2] and v.low[end + 1] in self.ctx.states
+        if single and not address and (v.kind[i] not in (NAME, UNKNOWN, TYPO) or len(v.low[i]) < 4):
+            return 0
+        if self.cased(i) and not v.cap[i]:
+            return 0
+        self.add(i, end, "CITY", GAZETTEER)
+        self.state_after(end)
+        return end
+
+    def run(self) -> list[PhiSpan]:
+        """Apply every rule at every token; returns the place spans, one per place and type."""
+        v, ctx = self.v, self.ctx
+        i = 0
+        while i < self.n:
+            low = v.low[i]
+            self.heads(i)
+            if low in ctx.saints:
+                self.saint(i)
+            if low in ctx.facility_words:
+                self.facility_word(i)
+            if low in ctx.movement_preps:
+                self.moved(i)
+                if low in ("to", "from"):
+                    self.unit(i)
+            elif v.matches(i, ctx.movement_verbs):
+                self.unit(i)
+            size = v.matches(i, ctx.residence_cues)
+            if size:
+                self.residence(i, size)
+            end = self.gazetteer(i) if v.alpha(i) else 0
+            i = max(end, i + 1)
+        best: dict[tuple[int, int, str], PhiSpan] = {}
+        for span in self.spans:
+            key = (span.start, span.end, span.type)
+            if key not in best or best[key].score < span.score:
+                best[key] = span
+        return sorted(best.values(), key=lambda s: (s.start, s.end))
+
+
+class LocationRecognizer(Recognizer):
+    """Hospitals, other named places, cities and (in addresses) states."""
+
+    name = "locations"
+    types = ("HOSPITAL", "LOCATION", "CITY", "STATE")
+
+    def __init__(self) -> None:
+        self.ctx: PlaceContext | None = None
+        self.lex: Lexicon | None = None
+
+    def load(self) -> None:
+        """Read the context file and the lexicon (once)."""
+        if self.ctx is None:
+            self.lex = lexicon()
+            self.ctx = PlaceContext(load_context(CONTEXT_FILE, CONTEXT_KEYS), self.lex)
+
+    def find(self, doc: DeidDoc) -> list[PhiSpan]:
+        """HOSPITAL, LOCATION, CITY and STATE spans of one note."""
+        self.load()
+        assert self.ctx is not None and self.lex is not None
+        return _PlaceFinder(token_view(doc), self.ctx, self.lex).run()
+
+
+def recognizers() -> list[Recognizer]:
+    """The place recognizers of the default engine."""
+    return [LocationRecognizer()]
+
+
