@@ -108,6 +108,11 @@ def test_fhir_bundle_with_bad_entry_is_partly_stored(api: httpx.Client):
         ("get", "/v1/records", {"params": {"view": "everything"}}, 422, "invalid_input"),
         ("get", "/v1/records/does-not-exist", {}, 404, "not_found"),
         ("post", "/health", {}, 405, "method_not_allowed"),
+        ("post", "/v1/deidentify", {"json": {"text": "x", "mode": "scramble"}}, 422, "invalid_input"),
+        ("post", "/v1/deidentify", {"json": {"id": "a"}}, 422, "invalid_input"),
+        ("post", "/v1/deidentify", {"json": {"text": "x", "colour": "red"}}, 422, "invalid_input"),
+        ("post", "/v1/notes/missing/reidentify", {"json": {"purpose": "audit"}}, 404, "not_found"),
+        ("post", "/v1/notes/missing/reidentify", {"json": {}}, 422, "invalid_input"),
         ("get", "/v1/nothing-here", {}, 404, "not_found"),
     ],
 )
@@ -123,3 +128,31 @@ def test_rejected_note_error_names_the_field_not_the_value(api: httpx.Client):
 def test_oversized_body_is_refused(backend_settings: Settings, api: httpx.Client):
     big = {"text": "a" * (backend_settings.max_request_bytes + 10)}
     assert_error_body(api.post("/v1/records", json=big), 413, "payload_too_large")
+
+
+def test_deidentify_endpoint(api: httpx.Client):
+    text = "Seen by Dr. Ingrid Halvorsen on 4/2/2024. Call 212-555-0199."
+    response = api.post("/v1/deidentify", json={"id": "q1", "text": text, "patient": "P-9", "mode": "redact"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == "q1" and "Halvorsen" not in body["text"] and "212-555-0199" not in body["text"]
+    found = {text[s["start"]:s["end"]]: s["type"] for s in body["spans"]}
+    assert found["Ingrid Halvorsen"] == "NAME" and found["212-555-0199"] == "PHONE"
+    twice = [api.post("/v1/deidentify", json={"text": text, "patient": "P-9"}).json()["text"] for _ in range(2)]
+    assert twice[0] == twice[1] and "Halvorsen" not in twice[0]
+
+
+def test_reidentify_endpoint_restores_stored_text_and_audits(api: httpx.Client, backend_settings):
+    api.post("/v1/records", json=NOTE)
+    from carelm.service.context import Context
+    from carelm.service.process import process_notes
+
+    ctx = Context(backend_settings)
+    process_notes(ctx)
+    note_id = ctx.store.records.list_records()[0].id
+    note_id = ctx.store.records.get_record(note_id).notes[0].id
+    response = api.post(f"/v1/notes/{note_id}/reidentify", json={"purpose": "treatment"})
+    assert response.status_code == 200, response.text
+    assert response.json()["text"] == NOTE["text"]
+    assert ctx.store.audit.entries(limit=1)[0]["action"] == "reidentify"
+    ctx.close()

@@ -126,6 +126,7 @@ class ReidentifyResponse(BaseModel):
     id: str
     text: str
     restored: int
+    unresolved: int
 
 
 def vars_of(obj: Any) -> dict[str, Any]:

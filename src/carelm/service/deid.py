@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from carelm.core.errors import ConfigError, InputError
+from carelm.core.errors import ConfigError, InputError, NotFoundError
 from carelm.core.pipeline import Pipeline
 from carelm.core.registry import create_stage
 from carelm.core.settings import Settings
@@ -115,15 +115,18 @@ def reidentify_note(ctx: Context, note_id: str, purpose: str) -> dict:
         raise InputError("this note has not been de-identified yet", location=f"note {note_id}")
     try:
         mapping = ctx.store.records.surrogate_map(note.patient_id)
+    except NotFoundError:  # no surrogate was ever made for this patient
+        mapping = {}
     finally:
         ctx.store.audit.record(ctx.actor, "reidentify", "note", note_id, purpose=purpose)
-    pieces, cursor, restored = [], 0, 0
+    pieces, cursor, restored, unresolved = [], 0, 0, 0
     for span in sorted(note.layers.get("phi", []), key=lambda s: s.attributes.get("new_start", 0)):
         start, end = span.attributes.get("new_start"), span.attributes.get("new_end")
         real = mapping.get(f"{span.label}\t{span.attributes.get('replacement')}")
         if start is None or real is None:
+            unresolved += 1
             continue
         pieces += [note.deid_text[cursor:start], real]
         cursor, restored = end, restored + 1
     pieces.append(note.deid_text[cursor:])
-    return {"id": note_id, "text": "".join(pieces), "restored": restored}
+    return {"id": note_id, "text": "".join(pieces), "restored": restored, "unresolved": unresolved}
