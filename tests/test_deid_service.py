@@ -135,3 +135,13 @@ def test_cli_deid_single_text_formats(tmp_path, monkeypatch):
     assert len(body["text"]) == len(NOTE_ONE) and body["spans"]
     bad = CliRunner().invoke(app, ["deid", str(note), "--mode", "scramble"])
     assert bad.exit_code == 2 and "surrogate" in bad.output and "Albright" not in bad.output
+
+
+def test_the_patients_own_name_is_found_even_without_context(ctx: Context):
+    """The store knows the patient's name from ingest, so a bare mention is still replaced."""
+    text = "Albright tolerated breakfast. Plan reviewed with albright at bedside."
+    ingest_payload(ctx, {"id": "k1", "patient": {"id": "P-known", "name": "Quentin Albright"}, "text": text})
+    process_notes(ctx, Pipeline.default())
+    note = ctx.store.records.get_record(ctx.store.records.list_records()[0].id).notes[0]
+    assert [(s.start, s.end, s.label) for s in note.layers["phi"]] == [(0, 8, "NAME"), (49, 57, "NAME")]
+    assert "lbright" not in note.deid_text

@@ -81,6 +81,7 @@ class Note:
     title: str | None = None
     authored_at: datetime | None = None
     views: dict[str, str] = field(default_factory=dict)
+    known_phi: dict[str, list[str]] = field(default_factory=dict)  # e.g. the patient's own name, by PHI type
     layers: dict[str, list[Span]] = field(default_factory=dict)
     codes: list[Code] = field(default_factory=list)
 

@@ -46,10 +46,14 @@ class Token:
 class DeidDoc:
     """A note as recognizers see it: the text, its tokens, and cheap facts about its style."""
 
-    def __init__(self, text: str, *, kind: str = "note", sections: list[tuple[int, int, str]] | None = None):
+    def __init__(
+        self, text: str, *, kind: str = "note", sections: list[tuple[int, int, str]] | None = None,
+        known: dict[str, list[str]] | None = None,
+    ):
         self.text = text
         self.kind = kind
         self.sections = sections or []
+        self.known = known or {}
 
     @cached_property
     def tokens(self) -> list[Token]:

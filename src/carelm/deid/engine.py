@@ -38,12 +38,24 @@ class PhiEngine:
     def find(self, doc: DeidDoc) -> list[PhiSpan]:
         self.load()
         candidates = [span for r in self.recognizers for span in r.find(doc) if span.score >= self.threshold]
-        found = resolve_overlaps(candidates)
+        found = resolve_overlaps(candidates + known_occurrences(doc))
         return resolve_overlaps(found + propagate(doc, found))
 
 
 PROPAGATED_TYPES = ("NAME", "HOSPITAL", "LOCATION")
 MIN_PROPAGATED = 3
+
+
+def known_occurrences(doc: DeidDoc) -> list[PhiSpan]:
+    """Every whole-word occurrence, in any case, of identifiers already known for the patient."""
+    spans = []
+    for phi_type, values in doc.known.items():
+        words = sorted({v for v in values if len(v) >= 2}, key=len, reverse=True)
+        if words:
+            alternation = "|".join(re.escape(w) for w in words)
+            pattern = re.compile(rf"(?<![\w'-])(?:{alternation})(?![\w'-])", re.IGNORECASE)
+            spans += [PhiSpan(m.start(), m.end(), phi_type, 0.95, "known") for m in pattern.finditer(doc.text)]
+    return spans
 
 
 def propagate(doc: DeidDoc, found: list[PhiSpan]) -> list[PhiSpan]:

@@ -76,7 +76,7 @@ class Deidentifier(Stage):
 
     def deidentify(self, note: Note, maker: SurrogateMaker | None) -> None:
         """Detect and replace PHI in one note, assigning its ``phi`` layer and ``deid`` view."""
-        doc = DeidDoc(note.views.get("normalized", note.text), kind=note.kind)
+        doc = DeidDoc(note.views.get("normalized", note.text), kind=note.kind, known=note.known_phi)
         spans = self._engine.find(doc)
         result = replace_phi(note.text, spans, self.mode, maker if self.mode == "surrogate" else None)
         note.views["deid"] = result.text

@@ -16,6 +16,7 @@ from carelm.store.surrogates import load_map, merge_maps
 from carelm.store.views import SaveResult, StoredNote, StoredRecord
 
 INGEST_STAGE = "ingest"
+MIN_KNOWN_ID = 5
 
 
 class RecordRepository:
@@ -154,7 +155,22 @@ class RecordRepository:
             with self._sessions() as session:
                 rows = session.scalars(select(NoteRow).where(NoteRow.id.in_(chunk))).all()
                 by_id = {row.id: row for row in rows}
-                yield [self._to_note(by_id[i]) for i in chunk if i in by_id]
+                known = self._known_phi(session, {row.patient_id for row in rows})
+                notes = [self._to_note(by_id[i]) for i in chunk if i in by_id]
+            for note in notes:
+                note.known_phi = known.get(note.patient_id, {})
+            yield notes
+
+    def _known_phi(self, session: Session, patient_ids: set[str]) -> dict[str, dict[str, list[str]]]:
+        """What the store already knows identifies each patient (name, record number), for de-identification."""
+        known = {}
+        for row in session.scalars(select(PatientRow).where(PatientRow.id.in_(patient_ids))):
+            identity = json.loads(self._cipher.decrypt(row.identity_enc, f"patient:{row.id}"))
+            names = (identity.get("name") or "").replace(",", " ").split()
+            record_number = identity["external_id"]  # short ids ("12") would flag ordinary numbers
+            known[row.id] = {"NAME": [n for n in names if len(n.strip(".")) > 1],
+                             "MRN": [record_number] if len(record_number) >= MIN_KNOWN_ID else []}
+        return known
 
     def _to_note(self, row: NoteRow) -> Note:
         text = self._cipher.decrypt(row.raw_text_enc, f"note:{row.id}") if row.raw_text_enc else ""
