@@ -12,7 +12,16 @@ from carelm.deid.base import PHI_TYPES, DeidDoc
 from carelm.deid.date_context import load_lexicon
 from carelm.deid.dates import DateRecognizer
 from carelm.deid.engine import PhiEngine
-from carelm.deid.patterns import PatternRecognizer, load_rules, lower_view, recognizers, word_regex
+from carelm.deid.patterns import (
+    PatternRecognizer,
+    iban_ok,
+    load_rules,
+    lower_view,
+    luhn_ok,
+    phone_ok,
+    recognizers,
+    word_regex,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +70,7 @@ DATES = [
     ("s/p MI '93, CHF.", ["'93"]),
     ("Family moved here in the 1970s.", ["1970s"]),
     ("Visits over Thanksgiving were stressful.", ["Thanksgiving"]),
+    ("Logged 2021-04-05 13:45:10 by the system.", ["2021-04-05 13:45:10"]),
 ]
 
 
@@ -116,6 +126,22 @@ IDENTIFIERS = [
     ("S/N: 4421-AB-9", "4421-AB-9", "DEVICE"),
     ("License plate 7ABC123", "7ABC123", "VEHICLE"),
     ("Car VIN 1HGCM82633A004352 towed.", "1HGCM82633A004352", "VEHICLE"),
+    ("Reach her on +44 20 7123 4567 today.", "+44 20 7123 4567", "PHONE"),
+    ("Desk line +41 (0)22 123 45 67 only.", "+41 (0)22 123 45 67", "PHONE"),
+    ("Son's number is 0612 34 56 78 evenings.", "0612 34 56 78", "PHONE"),
+    ("Landline 01.23.45.67.89 works.", "01.23.45.67.89", "PHONE"),
+    ("Phone:\n321 7654", "321 7654", "PHONE"),
+    ("Then 44-12-34-56 office.", "44-12-34-56", "PHONE"),
+    ("Or try (31) 456-789 instead.", "(31) 456-789", "PHONE"),
+    ("Card 4111111111111111 was charged.", "4111111111111111", "ACCOUNT"),
+    ("Paid with 4111 1111 1111 1111 today.", "4111 1111 1111 1111", "ACCOUNT"),
+    ("Refund to GB82WEST12345698765432 please.", "GB82WEST12345698765432", "ACCOUNT"),
+    ("my iban is de89370400440532013000", "de89370400440532013000", "ACCOUNT"),
+    ("Forward to Flat 3 please.", "Flat 3", "ADDRESS"),
+    ("Mail goes to PSC 1234, Box 5678\nAPO AE 09123", "PSC 1234, Box 5678\nAPO AE 09123", "ADDRESS"),
+    ("She lives at 12 Rua das Flores 345 now.", "12 Rua das Flores 345", "ADDRESS"),
+    ("Zip: 1234", "1234", "ZIP"),
+    ("Postcode SW1A 1AA", "SW1A 1AA", "ZIP"),
 ]
 
 
@@ -171,6 +197,14 @@ NOT_PHI = [
     "Cholesterol was 240 in clinic.",
     "Pt may need 2 units more.",
     "Please dec TF rate by 10.",
+    "Card 4111111111111112 was declined.",
+    "Ref GB00WEST12345698765432 on file.",
+    "Morphine 0.25 0.5 1.0 2.0 mg given.",
+    "Meds at 0800 1200 1600 2000.",
+    "Temp 98 Pulse 88 at rest.",
+    "Gave 2 Tylenol 325 mg PO.",
+    "Suite of tests ordered.",
+    "MED WITH MS04 2MG IVP X2.",
 ]
 
 
@@ -241,6 +275,17 @@ def test_custom_rule_file_with_context(tmp_path: Path) -> None:
 def test_bad_rule_files_are_rejected(tmp_path: Path, entries: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_rules(write_rules(tmp_path, entries))
+
+
+def test_checksums_of_cards_and_ibans() -> None:
+    assert luhn_ok("4111 1111 1111 1111") and not luhn_ok("4111 1111 1111 1112") and not luhn_ok("4111")
+    assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB83 WEST 1234 5698 7654 32")
+    assert phone_ok("+44 20 7123 4567") and not phone_ok("0800 1200 1600") and not phone_ok("01.05.2021")
+
+
+def test_unknown_check_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown check"):
+        load_rules(write_rules(tmp_path, [{**GOOD, "check": "crc"}]))
 
 
 def test_missing_or_broken_rule_files_are_config_errors(tmp_path: Path) -> None:

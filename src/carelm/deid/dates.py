@@ -45,6 +45,7 @@ MONTH_WORDS = re.compile(
 YEARS = re.compile(r"\d(?<![\w.,/$#:+'>~@-]\d)(?:(?P<y>(?<=1)9\d\d|(?<=2)0\d\d)(?P<s>'?s)?(?![\w/%:]|[.,]\d|-\d)"
                    r"|(?P<yb>\d)'(?![\w']))")
 APOSTROPHE_YEARS = re.compile(r"'(?<![\w']')\d\d(?![\w']|[.,]\d)")
+_CLOCK_AFTER = re.compile(r"(?:[ \t]+|t)(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?![\d:])")
 _YEAR_BEFORE = re.compile(r"(?:19|20)\d\d[ \t]*(?:,|and|&|/|;)[ \t]*$")
 
 
@@ -97,7 +98,9 @@ class DateRecognizer(Recognizer):
         for match in NUMERIC.finditer(ctx.text):
             scored = self._score_numeric(ctx, match)
             if scored is not None:
-                spans.append(PhiSpan(match.start(), match.end(), "DATE", scored[0], scored[1]))
+                clock = _CLOCK_AFTER.match(ctx.text, match.end()) if scored[1] == "date_ymd" else None
+                end = clock.end() if clock else match.end()
+                spans.append(PhiSpan(match.start(), end, "DATE", scored[0], scored[1]))
         return spans
 
     def _score_numeric(self, ctx: DateContext, match: re.Match[str]) -> tuple[float, str] | None:

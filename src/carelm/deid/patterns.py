@@ -2,8 +2,9 @@
 
 The rules are data, ``resources/deid/patterns.json``: a list of objects with the keys ``name``,
 ``type`` (a label of :data:`carelm.deid.base.PHI_TYPES`), ``regex``, ``score`` (0..1) and optionally
-``context`` (words), ``flags`` (names of :mod:`re` flags such as ``"IGNORECASE"``) and ``requires``
-(strings, one of which a note must contain, in lower case, for the rule to run at all).
+``context`` (words), ``flags`` (names of :mod:`re` flags such as ``"IGNORECASE"``), ``requires``
+(strings, one of which a note must contain, in lower case, for the rule to run at all) and ``check``
+(the name of a checksum the PHI part must pass: ``"luhn"`` for card numbers, ``"iban"`` for IBANs).
 
 * Without ``context`` the regex is searched over the whole note.  Such a regex should begin with a
   character or a character class, not a lookbehind: the regex engine then skips ahead to candidate
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,9 +38,17 @@ FRAGMENTS = {
     "PHONE": r"(?:(?:\+?1[ \t.-]?)?(?:\([2-9]\d\d\)[ \t]?|[2-9]\d\d[ \t]?[-./][ \t]?|[2-9]\d\d[ \t])"
              r"\d{3}[ \t]?[-.][ \t]?\d{4}|[2-9]\d\d/\d{3}/\d{4})",
     "GAP": r"[ \t]*(?:number|num|no\.?|#|id)?[ \t]*(?:is[ \t]+)?[:#=.-]?[ \t]*\n?[ \t]*#?[ \t]*",
-    "PGAP": r"[ \t]*(?:#|no\.?|number|num)?[ \t]*(?:is[ \t]+|at[ \t]+)?[:#=-]?[ \t]*#?[ \t]*",
+    "PGAP": r"[ \t]*(?:#|no\.?|number|num)?[ \t]*(?:(?:me[ \t]+)?(?:is|at|on)[ \t]+)?[:#=-]?[ \t]*\n?[ \t]*#?[ \t]*",
     "ID": r"(?P<phi>(?=[A-Za-z0-9-]*\d)(?!\d+(?:\.\d+)?[ \t]*{{UNIT}})[A-Za-z0-9][A-Za-z0-9-]{2,24}[A-Za-z0-9])"
           r"(?![\w-]|[.,]\d)",
+    "INTL": r"(?:\+[ \t]?)?(?:\(\d{1,4}\)[ \t]?)?\d{1,5}"
+            r"(?:(?:[ \t]?[.-][ \t]?|[ \t])(?:\(\d{1,4}\)[ \t]?)?\d{1,6}){1,5}"
+            r"(?:[ \t]*(?:x|ext\.?|extension)[ \t]*\d{1,5})?(?![\w/]|[.,-]\d)",
+    "STREET": r"(?P<phi>\d{1,6}[ \t]+(?:\d{1,4}[ \t]+)?(?![a-z])(?:(?:[^\W\d_]{1,3}\.?[ \t]+)?"
+              r"(?!(?i:and|or|at|to|the|of|in|on|out|with|for|from|then|again|x)\b)(?=[^\W\d_]*[^\W\d_A-Z])"
+              r"[^\W\d_][\w'.-]*[ \t]+){1,4}\d{1,5}[A-Za-z]?\b\.?{{NOUNIT}}(?![/:]|[.,]\d)"
+              r"(?:,?[ \t]*\n?[ \t>?]*(?:Apt\.?|Suite|Flat|Apartment)[ \t]+#?\d{1,5}\b)*)",
+    "POSTCODE": r"(?-i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d)",
     "UNIT": _UNIT,
     "NOUNIT": r"(?![ \t]*{{UNIT}})",
 }
@@ -46,10 +56,42 @@ FRAGMENTS = {
 _FLAGS = {"IGNORECASE": re.IGNORECASE, "MULTILINE": re.MULTILINE, "DOTALL": re.DOTALL, "ASCII": re.ASCII,
           "VERBOSE": re.VERBOSE}
 _FIELDS: dict[str, tuple[type, ...]] = {"name": (str,), "type": (str,), "regex": (str,), "score": (int, float),
-                                        "context": (list,), "flags": (list,), "requires": (list,)}
+                                        "context": (list,), "flags": (list,), "requires": (list,), "check": (str,)}
 _REQUIRED = {"name", "type", "regex", "score"}
 _FRAGMENT_REF = re.compile(r"\{\{([A-Z_]+)\}\}")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def luhn_ok(value: str) -> bool:
+    """True when the digits of ``value`` (12 to 19 of them) pass the Luhn checksum of card numbers."""
+    digits = [int(c) for c in value if c.isdigit()]
+    if not 12 <= len(digits) <= 19:
+        return False
+    total = sum(digits[-1::-2]) + sum(d * 2 - 9 if d > 4 else d * 2 for d in digits[-2::-2])
+    return total % 10 == 0
+
+
+def iban_ok(value: str) -> bool:
+    """True when ``value`` (blanks allowed) is an IBAN whose check digits pass the ISO 13616 mod-97 test."""
+    code = "".join(value.split()).upper()
+    if not 15 <= len(code) <= 34 or not code.isalnum():
+        return False
+    moved = code[4:] + code[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def phone_ok(value: str) -> bool:
+    """True when ``value`` has 7 to 15 digits and is not a list of four-digit times or a dotted/dashed date."""
+    groups = re.findall(r"\d+", value.split("x")[0].split("X")[0])
+    digits = sum(len(group) for group in groups)
+    if not 7 <= digits <= 15:
+        return False
+    if len(groups) > 1 and all(len(group) == 4 for group in groups):
+        return False
+    return [len(group) for group in groups] not in ([2, 2, 4], [4, 2, 2], [1, 2, 4], [2, 1, 4], [1, 1, 4])
+
+
+CHECKS = {"luhn": luhn_ok, "iban": iban_ok, "phone": phone_ok}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +104,18 @@ class PatternRule:
     score: float
     context: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
+    check: Callable[[str], bool] | None = None
 
     def span_of(self, match: re.Match[str]) -> tuple[int, int]:
         """The PHI part of a match: the ``phi`` group when the regex has one, else the whole match."""
         return match.span("phi") if "phi" in self.regex.groupindex else match.span()
+
+    def accepts(self, match: re.Match[str]) -> bool:
+        """True unless the rule has a checksum that the PHI part fails."""
+        if self.check is None:
+            return True
+        start, end = self.span_of(match)
+        return self.check(match.string[start:end])
 
 
 def expand_fragments(regex: str, where: str) -> str:
@@ -102,6 +152,8 @@ def _check_entry(entry: Any, where: str) -> None:
     for key in ("context", "requires"):
         if not all(isinstance(word, str) and word.strip() for word in entry.get(key, [])):
             raise ConfigError(f"key {key!r} must be a list of non-empty strings", location=where)
+    if entry.get("check", "luhn") not in CHECKS:
+        raise ConfigError(f"unknown check {entry['check']!r}; accepted: {', '.join(CHECKS)}", location=where)
     unknown = [flag for flag in entry.get("flags", []) if flag not in _FLAGS]
     if unknown:
         raise ConfigError(f"unknown flags {unknown}; accepted: {', '.join(_FLAGS)}", location=where)
@@ -119,7 +171,8 @@ def parse_rule(entry: Any, where: str) -> PatternRule:
         raise ConfigError(f"invalid regex: {exc.msg}", location=where) from None
     context = tuple(" ".join(word.lower().split()) for word in entry.get("context", []))
     requires = tuple(word.lower() for word in entry.get("requires", []))
-    return PatternRule(entry["name"], entry["type"], regex, float(entry["score"]), context, requires)
+    check = CHECKS[entry["check"]] if "check" in entry else None
+    return PatternRule(entry["name"], entry["type"], regex, float(entry["score"]), context, requires, check)
 
 
 def load_rules(path: str | Path | None = None) -> list[PatternRule]:
@@ -217,11 +270,11 @@ class PatternRecognizer(Recognizer):
         lowered = lower_view(text)
         spans = [self._span(rule, match) for rule in self._free
                  if not rule.requires or any(word in lowered for word in rule.requires)
-                 for match in rule.regex.finditer(text)]
+                 for match in rule.regex.finditer(text) if rule.accepts(match)]
         for hit in self._words.finditer(lowered):
             for rule in self._by_word[" ".join(hit.group().split())]:
                 match = rule.regex.match(text, hit.end())
-                if match is not None:
+                if match is not None and rule.accepts(match):
                     spans.append(self._span(rule, match))
         return [span for span in spans if span.end > span.start]
 
