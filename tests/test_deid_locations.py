@@ -51,6 +51,12 @@ FOUND = [
     ("Address: 12 Elm St, Montpelier, VT 05602", "Montpelier", "CITY"),
     ("Address: 12 Elm St, Montpelier, VT 05602", "VT", "STATE"),
     ("Moved here from Cincinnati last year.", "Cincinnati", "CITY"),
+    ("PT TAKEN TO HOLLY REGIONAL FOR CATH.", "HOLLY REGIONAL", "HOSPITAL"),
+    ("found down, brought to KMC ED by EMS.", "KMC", "HOSPITAL"),
+    ("kmc cx pending. found down -> kmc ew, intubated there.", "kmc", "HOSPITAL"),
+    ("Blood cx from KMC pending. Found down, brought to KMC ED by EMS.", "KMC", "HOSPITAL"),
+    ("asked where he was, said at tobias's farm.", "tobias's farm", "LOCATION"),
+    ("pt said he was at ronan keefe's house.", "ronan keefe's", "LOCATION"),
 ]
 
 
@@ -73,6 +79,10 @@ NOT_PLACES = [
     "Received MSO4 2mg IV, PCO2 45, PaO2 88 on 40%.",
     "Family aware of plan. Dr. Mercy aware.",
     "Written for regular house diet.",
+    "Pt brought to ED by EMS. BIBA to ER. Taken to cath lab then to OR.",
+    "Transferred to general medicine. Sent to Cardiac Rehab. Went to bed early.",
+    "Stayed at her daughter's house last week, then at his son's home.",
+    "NPN\nCCU 7P-7A. Pt to MRI ED aware.",
 ]
 
 

