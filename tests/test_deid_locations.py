@@ -57,6 +57,15 @@ FOUND = [
     ("Blood cx from KMC pending. Found down, brought to KMC ED by EMS.", "KMC", "HOSPITAL"),
     ("asked where he was, said at tobias's farm.", "tobias's farm", "LOCATION"),
     ("pt said he was at ronan keefe's house.", "ronan keefe's", "LOCATION"),
+    ("Knows she is in Unity General Hospital.", "Unity General Hospital", "HOSPITAL"),
+    ("Knows she is in General Hospital downtown.", "General", "HOSPITAL"),
+    ("Social: had a bed @ St B. but needs rescreening.", "St B", "HOSPITAL"),
+    ("cultures drawn at WVH were negative. WVH cx no growth.", "WVH", "HOSPITAL"),
+    ("dtr flew in from Qarvikstad this am.", "Qarvikstad", "LOCATION"),
+    ("Her sister is visiting from Portugal next week.", "Portugal", "LOCATION"),
+    ("I will be travelling to New Zealand soon.", "New Zealand", "LOCATION"),
+    ("Address: 14 Rua Alta, Braganzo, Portugal", "Braganzo", "CITY"),
+    ("SENT TO 12 HAVNEVEJ / AARVIK / NORWAY 0150", "NORWAY", "LOCATION"),
 ]
 
 
@@ -83,6 +92,9 @@ NOT_PLACES = [
     "Transferred to general medicine. Sent to Cardiac Rehab. Went to bed early.",
     "Stayed at her daughter's house last week, then at his son's home.",
     "NPN\nCCU 7P-7A. Pt to MRI ED aware.",
+    "Pt at ICU baseline. Restraints applied to UE's. Sputum from OETT suctioned.",
+    "Pt with ST depression. ST A-fib noted. Tolerating turkey sandwich in chad's room.",
+    "PT FROM JORDAN HALL TO CCU. In Lasix drip at HS.",
 ]
 
 

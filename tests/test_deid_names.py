@@ -70,6 +70,11 @@ FOUND = [
     # headers
     ("Patient: OKONKWO, ADAEZE   MRN: 12345678", ["OKONKWO", "ADAEZE"]),
     ("Dictated by: Halvorsen, Ingrid, MD", ["Halvorsen", "Ingrid"]),
+    # a sentence break after a relation word, a letter after a title, a bare initial in context
+    ("Wife and son are his proxies. marisol and tobek will visit.", ["marisol", "tobek"]),
+    ("micu nursing note\nmr B remained on pressors overnight.", ["B"]),
+    ("Seen by Mrs K, plan unchanged.", ["K"]),
+    ("sbp goal 100-120 per j okonkwo, lines intact.", ["j okonkwo"]),
 ]
 
 
@@ -101,6 +106,9 @@ NOT_NAMES = [
     "Family and Dr. team aware. Pt and RN discussed plan. Wife and NP spoke.",
     "Call bell within reach. Unable to reach baseline MAP. Left AMA 2 days ago.",
     "Home # on chart. Pt's cell 555-201-3344. Called home 555-201-3344, no answer.",
+    "Wife is proxy. Will call in am. Son. Aware of plan.",
+    "pt wants to speak with a doctor today. edema per r leg exam.",
+    "Seen by Dr. NP team. Mr. and Mrs. aware of plan.",
 ]
 
 

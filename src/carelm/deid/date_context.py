@@ -16,7 +16,7 @@ from typing import Any
 from carelm.core.errors import ConfigError
 
 _LISTS = ("date_cues", "year_cues", "time_cues", "round_minutes", "measure_words", "setting_words", "pain_words",
-          "after_words", "not_ordinal_nouns", "holidays")
+          "after_words", "not_ordinal_nouns", "procedure_words", "holidays")
 
 _WORD = re.compile(r"->|[a-z][a-z0-9/'.-]*|\d+|[@#~+(]")
 _CLAUSE_END = re.compile(r"[;!?\n]|\.(?=\s)")
@@ -45,6 +45,7 @@ class DateLexicon:
     pain_words: frozenset[str]
     after_words: frozenset[str]
     not_ordinal_nouns: frozenset[str]
+    procedure_words: frozenset[str]
     holidays: tuple[str, ...]
 
 
@@ -132,12 +133,23 @@ class DateContext:
         words = self.words_before(start, 6)
         if not words or words[-1] in self.lex.date_cues:
             return False
-        if words[-1] in self.lex.measure_words or self.text[start - 1:start] in ("#", "+"):
+        if self.text[start - 1:start] in ("#", "+"):
+            return True
+        if words[-1] in self.lex.measure_words and not self.glued(start):
             return True
         for back, word in enumerate(reversed(words)):
             if any(part in self.lex.setting_words for part in _parts(word)):
                 return back < 2 or any(w[0].isdigit() for w in words[len(words) - back:])
         return False
+
+    def glued(self, start: int) -> bool:
+        """True when a hyphen joins ``start`` to the word before it (``uo-9/10``): a note, not a reading."""
+        return self.text[start - 1:start] == "-" and self.text[start - 2:start - 1].isalpha()
+
+    def clause_start(self, start: int) -> bool:
+        """True when only blanks come between ``start`` and the line start or a mark ending a clause or label."""
+        head = self.text[max(0, start - 12):start].rstrip(" \t")
+        return not head or head[-1] in ".,;:(\n"
 
     def pain_score(self, start: int, end: int) -> bool:
         """True when a pain word comes shortly before ``start`` or right after ``end`` (for ``x/10``)."""

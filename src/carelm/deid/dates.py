@@ -41,9 +41,11 @@ DAY_WORDS = re.compile(
     rf"(?:(?:,[ \t]*|[ \t]+|-)(?P<y>(?:19|20)\d\d|'?\d\d)(?![\d:]))?|(?<=[a-z])(?![a-z0-9]))")
 MONTH_WORDS = re.compile(
     rf"(?P<m>{_MONTH})(?![a-z])\.?(?:,?[ \t]*(?P<d>\d{{1,2}})(?P<o>{_ORD})?(?![\d:/a-z]|\.\d)"
-    rf"(?:,?[ \t]*(?P<y>{_YEAR})(?![\d:]))?|,?[ \t]+(?P<y2>{_YEAR})(?![\d:]))?")
+    rf"(?:,?[ \t]*(?P<y>{_YEAR})(?![\d:]))?|,?[ \t]+(?:of[ \t]+)?(?P<y2>{_YEAR})(?![\d:]))?")
 YEARS = re.compile(r"\d(?<![\w.,/$#:+'>~@-]\d)(?:(?P<y>(?<=1)9\d\d|(?<=2)0\d\d)(?P<s>'?s)?(?![\w/%:]|[.,]\d|-\d)"
                    r"|(?P<yb>\d)'(?![\w']))")
+PROCEDURE_YEARS = re.compile(r"\d(?<![\w/.,:#+'-]\d)\d(?=[ \t]+[a-z])")
+COMPACT = re.compile(r"\d(?<![\w/.,:#+$-]\d)\d{5}(?:\d\d)?(?![\w/-]|[.,]\d)")
 APOSTROPHE_YEARS = re.compile(r"'(?<![\w']')\d\d(?![\w']|[.,]\d)")
 _CLOCK_AFTER = re.compile(r"(?:[ \t]+|t)(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?![\d:])")
 _YEAR_BEFORE = re.compile(r"(?:19|20)\d\d[ \t]*(?:,|and|&|/|;)[ \t]*$")
@@ -87,7 +89,7 @@ class DateRecognizer(Recognizer):
         assert self._lex is not None
         ctx = DateContext(lower_view(doc.text), self._lex)
         spans: list[PhiSpan] = []
-        for finder in (self._numeric, self._words, self._years):
+        for finder in (self._numeric, self._compact, self._words, self._years):
             spans.extend(finder(ctx))
         return spans
 
@@ -102,6 +104,21 @@ class DateRecognizer(Recognizer):
                 end = clock.end() if clock else match.end()
                 spans.append(PhiSpan(match.start(), end, "DATE", scored[0], scored[1]))
         return spans
+
+    def _compact(self, ctx: DateContext) -> list[PhiSpan]:
+        return [PhiSpan(m.start(), m.end(), "DATE", 0.6, "date_compact") for m in COMPACT.finditer(ctx.text)
+                if self._compact_date(ctx, m)]
+
+    def _compact_date(self, ctx: DateContext, match: re.Match[str]) -> bool:
+        """``MMDDYY`` (month with a leading zero, or after a date cue), ``MMDDYYYY`` or ``YYYYMMDD``."""
+        digits = match.group()
+        if len(digits) == 8:
+            orders = ((digits[:4], digits[4:6], digits[6:]), (digits[4:], digits[:2], digits[2:4]))
+            ok = any(1900 <= int(y) <= 2099 and _valid(int(m), int(d)) for y, m, d in orders)
+        else:
+            cued = digits[0] == "0" or ctx.last_word(match.start()) in ctx.lex.date_cues
+            ok = cued and _valid(int(digits[:2]), int(digits[2:4]))
+        return ok and not self._negative(ctx, match)
 
     def _score_numeric(self, ctx: DateContext, match: re.Match[str]) -> tuple[float, str] | None:
         a, sep, b, c = match.group("a", "sep", "b", "c")
@@ -237,10 +254,18 @@ class DateRecognizer(Recognizer):
             score = self._score_year(ctx, match)
             if score is not None:
                 spans.append(PhiSpan(match.start(), match.end(), "DATE", score, "date_year"))
+        for match in PROCEDURE_YEARS.finditer(ctx.text):
+            if ctx.next_word(match.end()) in ctx.lex.procedure_words and self._year_slot(ctx, match.start()):
+                spans.append(PhiSpan(match.start(), match.end(), "DATE", 0.6, "date_year"))
         for match in APOSTROPHE_YEARS.finditer(ctx.text):
             if not ctx.quantity_after(match.end()) and not ctx.measured(match.start()):
                 spans.append(PhiSpan(match.start(), match.end(), "DATE", 0.7, "date_year"))
         return spans
+
+    @staticmethod
+    def _year_slot(ctx: DateContext, start: int) -> bool:
+        """True where a two-digit year may stand: a clause start (``PMH: 09 CABG``) or after a year cue."""
+        return ctx.clause_start(start) or ctx.last_word(start) in ctx.lex.year_cues
 
     def _score_year(self, ctx: DateContext, match: re.Match[str]) -> float | None:
         start, end = match.span()

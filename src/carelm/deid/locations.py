@@ -4,7 +4,9 @@
   name ("St. Agnes"), or a name after a move ("transferred from X", "admitted to X", "went to X");
 - LOCATION: other named places (a named unit or building, "X Building", a workplace after "works at");
 - CITY: a gazetteer city, or an unknown name after a residence cue ("lives in X", "flying in from X");
-- STATE: a state after a city ("Annapolis, MD"); Safe Harbor allows states, they are flagged in addresses only.
+- STATE: a state after a city ("Annapolis, MD"); Safe Harbor allows states, they are flagged in addresses only;
+- LOCATION also for a country in place context ("visiting from Peru", "Lima, Peru"), an unknown capitalised word
+  after "in"/"from"/"at", and HOSPITAL for an unknown capitals abbreviation after "at" ("cx sent at QMH").
 
 All the context is data (``resources/deid/location_context.json``); one pass over the tokens.
 """
@@ -22,6 +24,7 @@ from carelm.deid.lexicon import (
     lexicon,
     load_context,
     phrase_index,
+    read_list,
     token_view,
 )
 from carelm.deid.place_rules import PlaceRules
@@ -39,6 +42,8 @@ WEAK_HEADS = frozenset({"house", "home", "center", "centre", "general", "health"
 DEPARTMENTS = frozenset({"ed", "er", "ew", "eds", "ers", "cath", "emergency"})
 DWELLINGS = frozenset({"house", "home", "apartment", "apt", "place", "farm", "condo", "trailer"})
 WORK_VERBS = frozenset({"works", "worked", "work", "working", "employed", "visit", "visiting"})
+UNKNOWN_PLACE_PREPS = frozenset({"in", "from", "to", "at", "near", "@"})
+FACILITY_PREPS = frozenset({"at", "@"})
 
 
 class PlaceContext:
@@ -59,6 +64,7 @@ class PlaceContext:
         self.cities = phrase_index(sorted(lex.cities))
         self.states = lex.states
         self.state_names = phrase_index(sorted(set(lex.states.values())))
+        self.countries = phrase_index(sorted(read_list("countries.txt", phrases=True)))
 
 
 class _PlaceFinder(PlaceRules):
@@ -70,6 +76,8 @@ class _PlaceFinder(PlaceRules):
             size = self.v.matches(i, index)
             if size:
                 start = self.name_left(i, capitals=self.v.low[i] not in WEAK_HEADS)
+                if start == i and kind == "HOSPITAL" and self.v.low[i] not in WEAK_HEADS and self.generic_name(i - 1):
+                    start = i - 1
                 if start < i:
                     self.add(start, i + size, kind, SCORES[kind])
                 return
@@ -130,6 +138,30 @@ class _PlaceFinder(PlaceRules):
                 if self.text(k) == self.text(i):
                     self.add(k, k + 1, "HOSPITAL", SCORES["HOSPITAL"])
 
+    def unknown_place(self, j: int) -> None:
+        """A capitalised word known neither as a word nor as a name after "in", "from", "at" in a mixed-case
+        note ("flew in from Qarvik"): taken as a place."""
+        v = self.v
+        if j >= self.n or v.newline_before[j] or not v.alpha(j) or v.kind[j] != UNKNOWN or self.city_at(j):
+            return
+        if not (self.cased(j) and v.cap[j] and self.text(j)[1:].islower()) or len(v.low[j]) < 4:
+            return
+        end = self.name_right(j + 1)
+        if not self.eponym_after(end):
+            self.add(j, end, "LOCATION", SCORES["LOCATION"])
+
+    def facility_abbreviation(self, j: int) -> None:
+        """An unknown capitals abbreviation after "at" or "@" in a mixed-case note ("labs drawn at QMH"),
+        marked all through the note."""
+        v = self.v
+        if j >= self.n or v.newline_before[j] or not v.upper(j) or v.doc.mostly_upper or not 2 <= len(v.low[j]) <= 4:
+            return
+        if v.kind[j] != UNKNOWN or v.low[j] in self.ctx.known_places or self.text(j + 1)[:1].isdigit():
+            return
+        for k in range(self.n):
+            if self.text(k) == self.text(j):
+                self.add(k, k + 1, "HOSPITAL", SCORES["HOSPITAL"])
+
     def dwelling(self, i: int) -> None:
         """A named person's home as a place: "staying at Ann Lee's house"."""
         v, start = self.v, i
@@ -183,6 +215,19 @@ class _PlaceFinder(PlaceRules):
         self.state_after(end)
         return end
 
+    def country(self, i: int) -> int:
+        """A country ("in Peru", "Lima, Peru", "Norway 0150"); a city written before it ("Lima, Peru")."""
+        v = self.v
+        size = v.matches(i, self.ctx.countries)
+        if not size or not self.country_ok(i, size):
+            return 0
+        self.add(i, i + size, "LOCATION", GAZETTEER)
+        if i > 1 and self.text(i - 1) == "," and not v.newline_before[i - 1]:
+            start = self.name_left(i - 1, capitals=True)
+            if start < i - 1:
+                self.add(start, i - 1, "CITY", GAZETTEER)
+        return i + size
+
     def run(self) -> list[PhiSpan]:
         """Apply every rule at every token; returns the place spans, one per place and type."""
         v, ctx = self.v, self.ctx
@@ -207,7 +252,12 @@ class _PlaceFinder(PlaceRules):
             size = v.matches(i, ctx.residence_cues)
             if size:
                 self.residence(i, size)
-            end = self.gazetteer(i) if v.alpha(i) else 0
+            if low in UNKNOWN_PLACE_PREPS:
+                self.unknown_place(i + 1)
+            if low in FACILITY_PREPS:
+                self.facility_abbreviation(i + 1)
+            end = self.country(i) if v.alpha(i) else 0
+            end = end or (self.gazetteer(i) if v.alpha(i) else 0)
             i = max(end, i + 1)
         return unique(self.spans)
 

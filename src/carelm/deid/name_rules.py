@@ -181,6 +181,16 @@ class NameRules:
             return k + 1
         return only
 
+    def bare_initial(self, j: int) -> bool:
+        """A single letter without a period before a family name in context ("per d ross")."""
+        k = j + 1
+        if len(self.text(j)) != 1 or not self.v.alpha(j) or k >= self.n or self.v.newline_before[k]:
+            return False
+        if self.v.tokens[k].start != self.v.tokens[j].end + 1 or self.v.low[j] in SIDES | self.ctx.function_words:
+            return False
+        return self.v.kind[k] == NAME or (self.v.kind[k] == AMBIG and self.stem(k) in self.lex.last
+                                          and self.v.low[k] not in self.ctx.function_words)
+
     def initials_only(self, i: int, k: int) -> bool:
         """Capital initials standing for a name ("J.S."), not an abbreviation written with periods ("P.O.")."""
         letters = "".join(self.text(m) for m in range(i, k, 2))
@@ -196,6 +206,8 @@ class NameRules:
         """End (exclusive) of the name that starts at token ``j``; ``j`` when there is none."""
         if self.initial(j):
             return self.after_initials(j, context=level != EXTEND, alone=level in (STRONG, RELATION, MEDIUM))
+        if level != EXTEND and self.bare_initial(j):
+            return j + 2
         if level in (STRONG, RELATION) and self.inverted(j):
             return j + 1
         if not self.ok(j, level) or (level != STRONG and self.eponym(j)):
@@ -252,6 +264,8 @@ class NameRules:
         for _ in range(3):
             if j < self.n and self.v.low[j] in self.ctx.connectors:
                 j += 1
+        if level == RELATION and j == start and self.text(j) == "." and self.v.kind[j + 1:j + 2] == [NAME]:
+            j += 1
         if j < self.n and self.v.low[j] not in self.ctx.titles and (j == start or self.v.kind[j] != WORD):
             self.named(j, level)
 

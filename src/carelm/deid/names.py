@@ -59,7 +59,15 @@ class _NameFinder(NameRules):
         v = self.v
         weak = v.low[i] in self.ctx.weak_titles and not (self.cased(i) and v.cap[i])
         j = i + 2 if self.text(i + 1) == "." else i + 1
-        self.named(j, MEDIUM if weak else STRONG)
+        if self.named(j, MEDIUM if weak else STRONG) == j and self.letter_name(j):
+            self.take(j, j + 1, SCORES[MEDIUM])
+
+    def letter_name(self, j: int) -> bool:
+        """A capital letter standing for a name after a title ("Mr B remains", "Ms K." at the end)."""
+        text = self.text(j)
+        nxt = self.text(j + 1)
+        return len(text) == 1 and text.isupper() and not self.v.newline_before[j] and (
+            nxt in ("", ".", ",", ";") or self.v.alpha(j + 1) and not self.v.upper(j + 1))
 
     def credential(self, i: int) -> None:
         """Names before a credential: "J. Smith, RN", "Mary Jones RN"."""

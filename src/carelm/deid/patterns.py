@@ -14,7 +14,8 @@ The rules are data, ``resources/deid/patterns.json``: a list of objects with the
 
 A regex marks the PHI part with the named group ``phi``; without it the whole match is PHI.
 Shared pieces are written ``{{NAME}}`` (see :data:`FRAGMENTS`).  Dates are handled in
-:mod:`carelm.deid.dates`, which needs code as well as patterns.
+:mod:`carelm.deid.dates`, which needs code as well as patterns; :mod:`carelm.deid.address_blocks` grows
+street addresses over the place lines that follow them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from carelm.core.errors import ConfigError
+from carelm.deid.address_blocks import extend_addresses
 from carelm.deid.base import PHI_TYPES, DeidDoc, PhiSpan, Recognizer
 
 _UNIT = r"(?:mg|mcg|g|kg|ml|cc|l|lpm|units?|u|meq|mmol|mmhg|cm|mm|%|hrs?|mins?|x)(?![a-z])"
@@ -276,7 +278,7 @@ class PatternRecognizer(Recognizer):
                 match = rule.regex.match(text, hit.end())
                 if match is not None and rule.accepts(match):
                     spans.append(self._span(rule, match))
-        return [span for span in spans if span.end > span.start]
+        return extend_addresses(text, [span for span in spans if span.end > span.start])
 
     @staticmethod
     def _span(rule: PatternRule, match: re.Match[str]) -> PhiSpan:

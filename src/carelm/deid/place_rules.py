@@ -17,6 +17,8 @@ AMBIGUOUS_STATES = frozenset({"md", "pa", "ma", "de", "me", "or", "in", "ok", "h
 EPONYM_AFTER = frozenset({"disease", "syndrome", "scale", "score", "coma", "criteria", "classification", "chromosome",
                           "shunt", "brace", "tube", "catheter", "sign", "test", "fever", "virus", "plaster"})
 STATE_SCORE = 0.6
+PLACE_CUES = frozenset({"in", "from", "to", "visit", "visiting", "visited", "across", "southern", "northern",
+                        "eastern", "western", "central"})
 
 
 class PlaceRules:
@@ -133,11 +135,31 @@ class PlaceRules:
         """The name after "St." at ``i``: a given name, or in mixed case any capitalised word after "St."."""
         v = self.v
         low = v.low[j].removesuffix("'s")
+        if v.alpha(j) and len(low) == 1 and self.text(j).isupper():
+            return v.cap[i] and not v.upper(i) and not v.doc.mostly_upper
         if not v.alpha(j) or len(low) < 2 or low in self.ctx.stop_words:
             return False
         if self.cased(j) and v.cap[j] and v.cap[i]:
             return True
         return v.kind[j] != WORD and (low in self.lex.first or (self.cased(j) and v.cap[j]))
+
+    def generic_name(self, k: int) -> bool:
+        """A capitalised generic word written as a name before a capitalised facility word ("General Hospital")."""
+        v = self.v
+        return k >= 0 and v.low[k] in self.ctx.generic_words and self.cased(k) and v.cap[k] and v.cap[k + 1] \
+            and not v.newline_before[k + 1]
+
+    def country_ok(self, i: int, size: int) -> bool:
+        """Whether the country name of ``size`` tokens at ``i`` is one here: capitalised in a mixed-case note,
+        and after a place cue or before a postcode where it is also a given name or the note is in one case."""
+        v = self.v
+        if self.cased(i) and not v.cap[i]:
+            return False
+        cue = (i > 0 and v.low[i - 1] in PLACE_CUES) or self.text(i + size)[:1].isdigit()
+        person = size == 1 and v.kind[i] in (NAME, AMBIG)
+        if person:
+            return cue and self.cased(i)
+        return cue or self.cased(i)
 
     def verb_before(self, i: int) -> str | None:
         """The movement verb within reach before the preposition at ``i`` (same line), if any."""
