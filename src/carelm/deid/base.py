@@ -18,7 +18,7 @@ PHI_TYPES = (
     "ADDRESS", "CITY", "STATE", "ZIP", "HOSPITAL", "LOCATION", "URL", "IP", "DEVICE", "VEHICLE",
 )
 
-TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d+|[^\sA-Za-z\d]")
+TOKEN_RE = re.compile(r"[^\W\d_](?:[^\W\d_]|['\-])*|\d+|[^\s\w]|_")
 
 
 @dataclass(slots=True)

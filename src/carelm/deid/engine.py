@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from carelm.deid.base import DeidDoc, PhiSpan, Recognizer
 
 # Modules that define ``recognizers() -> list[Recognizer]`` for the default engine.
-WORD_RE = re.compile(r"[A-Za-z][A-Za-z']+")
+WORD_RE = re.compile(r"[^\W\d_](?:[^\W\d_]|')+")
 
 DEFAULT_RECOGNIZER_MODULES = ("carelm.deid.patterns", "carelm.deid.names", "carelm.deid.locations")
 
