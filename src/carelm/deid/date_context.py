@@ -6,14 +6,12 @@ candidate in the lower-cased note.  Context never leaves this module as text: ca
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from carelm.core.errors import ConfigError
+from carelm.core.rules import load_json_rules
 
 _LISTS = ("date_cues", "year_cues", "time_cues", "round_minutes", "measure_words", "setting_words", "pain_words",
           "after_words", "not_ordinal_nouns", "procedure_words", "holidays")
@@ -51,17 +49,7 @@ class DateLexicon:
 
 def load_lexicon(path: str | Path | None = None) -> DateLexicon:
     """Read and validate ``dates.json`` (the packaged one unless ``path`` is given)."""
-    if path is None:
-        source: Any = resources.files("carelm").joinpath("resources", "deid", "dates.json")
-        where = "carelm/resources/deid/dates.json"
-    else:
-        source, where = Path(path), str(path)
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("date word file not found", location=where) from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON: {exc.msg}", location=f"{where}:{exc.lineno}") from None
+    data, where = load_json_rules("deid", "dates.json", path)
     if not isinstance(data, dict):
         raise ConfigError("expected a JSON object", location=where)
     accepted = ("version", *_LISTS)

@@ -20,16 +20,15 @@ street addresses over the place lines that follow them.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
 from carelm.core.errors import ConfigError
+from carelm.core.rules import load_json_rules
 from carelm.deid.address_blocks import extend_addresses
 from carelm.deid.base import PHI_TYPES, DeidDoc, PhiSpan, Recognizer
 
@@ -179,17 +178,7 @@ def parse_rule(entry: Any, where: str) -> PatternRule:
 
 def load_rules(path: str | Path | None = None) -> list[PatternRule]:
     """Read and compile the pattern rules: the packaged ``patterns.json`` unless ``path`` is given."""
-    if path is None:
-        source: Any = resources.files("carelm").joinpath("resources", "deid", "patterns.json")
-        where = "carelm/resources/deid/patterns.json"
-    else:
-        source, where = Path(path), str(path)
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("pattern file not found", location=where) from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON: {exc.msg}", location=f"{where}:{exc.lineno}") from None
+    data, where = load_json_rules("deid", "patterns.json", path)
     if not isinstance(data, list):
         raise ConfigError("expected a JSON list of patterns", location=where)
     rules = [parse_rule(entry, f"{where}#{index}") for index, entry in enumerate(data)]

@@ -13,15 +13,13 @@ colon, or after a bare header) and ``header`` (the header as written; headers ar
 
 from __future__ import annotations
 
-import json
 import re
 from bisect import bisect_right
-from importlib import resources
-from pathlib import Path
 from typing import Any, ClassVar
 
 from carelm.core.errors import ConfigError
 from carelm.core.registry import Stage, register_stage
+from carelm.core.rules import check_fields, load_json_rules
 from carelm.core.types import Note, Span
 
 SECTIONS = "sections"
@@ -30,39 +28,6 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _TOP_FIELDS = {"version": int, "sections": list, "bare_header_min_length": int}
 _SECTION_FIELDS = {"name": str, "headers": list}
-
-
-def load_rules_json(default_file: str, rules_path: str | None) -> tuple[Any, str]:
-    """Read a rules file (the packaged one unless ``rules_path`` is given); returns data and its location."""
-    if rules_path is None:
-        source = resources.files("carelm").joinpath("resources", "rules", default_file)
-        where = f"carelm/resources/rules/{default_file}"
-    else:
-        source, where = Path(rules_path), rules_path
-    try:
-        return json.loads(source.read_text(encoding="utf-8")), where
-    except FileNotFoundError:
-        raise ConfigError("rules file not found", location=where) from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON: {exc.msg}", location=f"{where}:{exc.lineno}") from None
-
-
-def check_fields(data: Any, fields: dict[str, type], required: set[str], where: str) -> None:
-    """Reject a rules object with unknown keys, missing keys or values of the wrong type."""
-    if not isinstance(data, dict):
-        raise ConfigError("expected a JSON object", location=where)
-    accepted = ", ".join(sorted(fields))
-    for key, value in data.items():
-        if key not in fields:
-            raise ConfigError(f"unknown key {key!r}; accepted keys: {accepted}", location=where)
-        kind = fields[key]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(f"key {key!r} must be of type {kind.__name__}", location=where)
-    missing = sorted(required - set(data))
-    if missing:
-        raise ConfigError(f"missing keys {missing}; accepted keys: {accepted}", location=where)
-    if "version" in data and data["version"] != 1:
-        raise ConfigError(f"unsupported version {data['version']!r}; supported: 1", location=where)
 
 
 def header_key(header: str) -> str:
@@ -125,7 +90,7 @@ class SectionDetector(Stage):
 
     def warm_up(self) -> None:
         """Load and validate the rules, then compile one regex with the longest headers first."""
-        data, where = load_rules_json("sections.json", self.rules_path)
+        data, where = load_json_rules("rules", "sections.json", self.rules_path)
         self._headers, self._bare_min = parse_section_rules(data, where)
         alternatives = "|".join(_header_pattern(key) for key in sorted(self._headers, key=lambda k: (-len(k), k)))
         pattern = rf"{_LEAD}(?P<header>{alternatives})(?:(?P<colon>[ \t]*:)|[ \t]*$)"

@@ -28,8 +28,9 @@ from typing import Any, ClassVar
 
 from carelm.core.errors import ConfigError
 from carelm.core.registry import Stage, register_stage
+from carelm.core.rules import check_fields, load_json_rules
 from carelm.core.types import Note, Span
-from carelm.extract.sections import SECTIONS, check_fields, load_rules_json
+from carelm.extract.sections import SECTIONS
 
 SENTENCES = "sentences"
 _FIELDS = {
@@ -107,7 +108,7 @@ class SentenceSplitter(Stage):
 
     def warm_up(self) -> None:
         """Load and validate the rules file."""
-        data, where = load_rules_json("sentences.json", self.rules_path)
+        data, where = load_json_rules("rules", "sentences.json", self.rules_path)
         self._rules = parse_sentence_rules(data, where)
         super().warm_up()
 

@@ -1,0 +1,47 @@
+"""Rules, lexicons and terminology shipped as JSON data: one loader and one schema check for all of them."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from carelm.core.errors import ConfigError
+
+
+def load_json_rules(folder: str, default_file: str, path: str | Path | None = None) -> tuple[Any, str]:
+    """Read ``resources/<folder>/<default_file>`` (or the user's ``path``); returns the data and its location.
+
+    A missing file or invalid JSON is a ConfigError naming the file (and line): a broken rules file
+    never falls back silently to weaker defaults.
+    """
+    if path is None:
+        source: Any = resources.files("carelm").joinpath("resources", folder, default_file)
+        where = f"carelm/resources/{folder}/{default_file}"
+    else:
+        source, where = Path(path), str(path)
+    try:
+        return json.loads(source.read_text(encoding="utf-8")), where
+    except FileNotFoundError:
+        raise ConfigError("rules file not found", location=where) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON: {exc.msg}", location=f"{where}:{exc.lineno}") from None
+
+
+def check_fields(data: Any, fields: dict[str, type], required: set[str], where: str) -> None:
+    """Reject a rules object with unknown keys, missing keys or values of the wrong type."""
+    if not isinstance(data, dict):
+        raise ConfigError("expected a JSON object", location=where)
+    accepted = ", ".join(sorted(fields))
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(f"unknown key {key!r}; accepted keys: {accepted}", location=where)
+        kind = fields[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(f"key {key!r} must be of type {kind.__name__}", location=where)
+    missing = sorted(required - set(data))
+    if missing:
+        raise ConfigError(f"missing keys {missing}; accepted keys: {accepted}", location=where)
+    if "version" in data and data["version"] != 1:
+        raise ConfigError(f"unsupported version {data['version']!r}; supported: 1", location=where)
