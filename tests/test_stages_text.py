@@ -353,4 +353,10 @@ def test_stage_rejects_unknown_params() -> None:
 
 def test_builtin_stage_names_snapshot() -> None:
     builtin = [name for name, cls in registered_stages().items() if cls.__module__ in BUILTIN_STAGE_MODULES]
-    assert builtin == ["carelm.deid.v1", "carelm.normalize.v1", "carelm.sections.v1", "carelm.sentences.v1"]
+    assert builtin == [
+        "carelm.context.v1",
+        "carelm.deid.v1",
+        "carelm.normalize.v1",
+        "carelm.sections.v1",
+        "carelm.sentences.v1",
+    ]
