@@ -359,4 +359,5 @@ def test_builtin_stage_names_snapshot() -> None:
         "carelm.normalize.v1",
         "carelm.sections.v1",
         "carelm.sentences.v1",
+        "carelm.terms.v1",
     ]

@@ -23,6 +23,7 @@ BUILTIN_STAGE_MODULES = (
     "carelm.extract.normalize",
     "carelm.extract.sections",
     "carelm.extract.sentences",
+    "carelm.extract.terms",
     "carelm.extract.assertion",
     "carelm.deid.stage",
 )
