@@ -166,3 +166,15 @@ def test_stats_count_annotations_by_layer(store: Store):
     stats = store.stats()
     assert stats["annotations"] == {"gold.phi": 2, "gold.sections": 1}
     assert stats["patients"] == stats["records"] == stats["notes"] == 1
+
+
+def test_note_codes_are_stored_and_replaced_on_reprocessing(store: Store):
+    from carelm.core.types import Code
+
+    store.records.save_record(make_record())
+    for codes in ([("I10", 0.9), ("R05.9", 0.8)], [("J18.9", 0.7)]):
+        [note] = next(store.records.iter_notes(None, 10))
+        note.codes = [Code("ICD-10-CM", c, display=None, score=s, stage="carelm.icd10.v1") for c, s in codes]
+        store.records.save_processed([note], ["codes"], None)
+    assert [c["code"] for c in store.records.note_codes(note.id)] == ["J18.9"]
+    assert store.stats()["codes"] == 1

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from carelm.core.errors import NotFoundError
 from carelm.core.types import Note, Patient, Record, RecordItem, Span
 from carelm.store.crypto import TextCipher
-from carelm.store.models import AnnotationRow, NoteRow, PatientRow, RecordItemRow, RecordRow, new_id, utcnow
+from carelm.store.models import AnnotationRow, CodeRow, NoteRow, PatientRow, RecordItemRow, RecordRow, new_id, utcnow
 from carelm.store.surrogates import load_map, merge_maps
 from carelm.store.views import SaveResult, StoredNote, StoredRecord
 
@@ -123,6 +123,8 @@ class RecordRepository:
             if rows:
                 session.execute(insert(AnnotationRow), rows)
             merge_maps(session, self._cipher, notes)
+            if "codes" in layers:
+                self._replace_codes(session, notes, run_id)
             done = update(NoteRow).values(status="processed", run_id=run_id)
             plain = [note.id for note in notes if "deid" not in note.views]
             if plain:
@@ -130,6 +132,26 @@ class RecordRepository:
             for note in notes:
                 if "deid" in note.views:
                     session.execute(done.where(NoteRow.id == note.id).values(deid_text=note.views["deid"]))
+
+    @staticmethod
+    def _replace_codes(session: Session, notes: list[Note], run_id: str | None) -> None:
+        """Note-level codes of the run replace the note's earlier ones."""
+        ids = [note.id for note in notes]
+        session.execute(delete(CodeRow).where(CodeRow.note_id.in_(ids)))
+        records = dict(session.execute(select(NoteRow.id, NoteRow.record_id).where(NoteRow.id.in_(ids))).all())
+        rows = [
+            {"note_id": note.id, "record_id": records[note.id], "system": code.system, "code": code.code,
+             "display": code.display, "score": code.score, "stage": code.stage or "unknown",
+             "stage_version": (code.stage or "v1").rsplit(".", 1)[-1], "run_id": run_id}
+            for note in notes for code in note.codes
+        ]
+        if rows:
+            session.execute(insert(CodeRow), rows)
+
+    def note_codes(self, note_id: str) -> list[dict]:
+        with self._sessions() as session:
+            rows = session.scalars(select(CodeRow).where(CodeRow.note_id == note_id).order_by(CodeRow.id)).all()
+            return [{"system": r.system, "code": r.code, "display": r.display, "score": r.score} for r in rows]
 
     def mark_failed(self, note_ids: list[str], run_id: str | None) -> None:
         with self._sessions.begin() as session:
