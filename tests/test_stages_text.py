@@ -356,6 +356,7 @@ def test_builtin_stage_names_snapshot() -> None:
     assert builtin == [
         "carelm.context.v1",
         "carelm.deid.v1",
+        "carelm.icd10.v1",
         "carelm.normalize.v1",
         "carelm.sections.v1",
         "carelm.sentences.v1",

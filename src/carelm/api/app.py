@@ -14,6 +14,8 @@ from carelm.api.errors import install_error_handlers
 from carelm.api.schemas import (
     DeidRequest,
     DeidResponse,
+    ExtractRequest,
+    ExtractResponse,
     Health,
     IngestResult,
     RecordDetail,
@@ -25,7 +27,7 @@ from carelm.api.schemas import (
 from carelm.core.errors import InputError, PayloadTooLarge
 from carelm.core.pipeline import Pipeline
 from carelm.core.settings import Settings
-from carelm.service import deid, ingest, records
+from carelm.service import deid, extract, ingest, records
 from carelm.service.context import Context
 from carelm.store import db
 
@@ -51,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
                   description="Clinical records: ingest, process and read annotated notes.")
     app.state.context = context
     app.state.deid_pipelines = {}
+    app.state.extract_pipeline = None
     install_error_handlers(app)
     _add_routes(app)
     return app
@@ -76,6 +79,15 @@ def _deid_pipeline(app: FastAPI, ctx: Context, mode: str) -> Pipeline:
         cache[mode] = deid.deid_pipeline(mode, ctx.store.cipher.derived_secret("surrogates"))
         cache[mode].warm_up()
     return cache[mode]
+
+
+def _extract_pipeline(app: FastAPI) -> Pipeline:
+    """One warm extraction pipeline, built on first use."""
+    if app.state.extract_pipeline is None:
+        pipeline = extract.extract_pipeline()
+        pipeline.warm_up()
+        app.state.extract_pipeline = pipeline
+    return app.state.extract_pipeline
 
 
 def _add_routes(app: FastAPI) -> None:
@@ -120,6 +132,21 @@ def _add_routes(app: FastAPI) -> None:
         if "error" in out:
             raise InputError(out["error"], location="text")
         return DeidResponse(**out)
+
+    @app.post("/v1/extract", response_model=ExtractResponse, tags=["extraction"])
+    def extract_text(body: ExtractRequest, ctx: ContextDep, request: Request) -> ExtractResponse:
+        """Mentions with assertion flags and candidate ICD-10-CM codes; offsets into the input text (end exclusive).
+
+        With `targets`, the mentions are exactly those spans in the given order.
+        """
+        if len(body.text.encode()) > ctx.settings.max_request_bytes:
+            raise PayloadTooLarge(f"text is larger than {ctx.settings.max_request_bytes} bytes", location="text")
+        targets = None if body.targets is None else [t.model_dump() for t in body.targets]
+        item = extract.ExtractItem(body.id, body.text, extract.check_targets(targets, body.text))
+        [out] = extract.extract_items([item], _extract_pipeline(request.app))
+        if "error" in out:
+            raise InputError(out["error"], location="text")
+        return ExtractResponse(**out)
 
     @app.post("/v1/notes/{note_id}/reidentify", response_model=ReidentifyResponse, tags=["de-identification"])
     def reidentify(note_id: str, body: ReidentifyRequest, ctx: ContextDep) -> ReidentifyResponse:

@@ -129,5 +129,55 @@ class ReidentifyResponse(BaseModel):
     unresolved: int
 
 
+class ExtractTarget(BaseModel):
+    """A span of the request text to judge: ``[start, end)``."""
+
+    model_config = {"extra": "forbid"}
+
+    start: int
+    end: int
+
+
+class ExtractRequest(BaseModel):
+    """One text, optionally with the exact spans to report."""
+
+    model_config = {"extra": "forbid"}
+
+    id: str | int | None = None
+    text: str
+    targets: list[ExtractTarget] | None = None
+
+
+class ExtractCode(BaseModel):
+    """A candidate ICD-10-CM code of a mention."""
+
+    code: str
+    display: str | None
+    score: float | None
+
+
+class ExtractMention(BaseModel):
+    """A mention with its assertion flags, section and candidate codes; offsets into the request text."""
+
+    start: int
+    end: int
+    text: str
+    type: str | None
+    negated: bool
+    uncertain: bool
+    historical: bool
+    hypothetical: bool
+    family: bool
+    section: str | None
+    codes: list[ExtractCode]
+
+
+class ExtractResponse(BaseModel):
+    """The mentions of one text, in text order (or in the order of the request's targets)."""
+
+    id: str | int | None
+    mentions: list[ExtractMention]
+
+
 def vars_of(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__slots__}

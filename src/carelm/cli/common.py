@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from carelm.core.errors import CarelmError
+from carelm.core.errors import CarelmError, InputError
 from carelm.core.logging import configure_logging
 from carelm.core.settings import get_settings
 from carelm.service.context import Context
@@ -54,3 +58,37 @@ def progress_bar(description: str, total: int | None):
     with Progress(*columns, console=err_console, transient=False) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n=1: progress.advance(task, n)
+
+
+def read_text_input(file: str | None) -> str:
+    """The UTF-8 text of ``file``, or of standard input when ``file`` is None or ``-``."""
+    if file in (None, "-"):
+        return sys.stdin.read()
+    path = Path(file)
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read as UTF-8 text ({type(exc).__name__})", location=str(path)) from None
+
+
+def stream_jsonl(in_path: Path, out_path: Path, description: str,
+                 convert: Callable[[Iterable[str], str], Iterator[dict]]) -> tuple[int, int]:
+    """Write ``convert(lines of IN, name of IN)`` to OUT, one JSON line each, with a progress bar.
+
+    OUT is written to ``OUT.partial`` and moved into place at the end, so it is never half-written.
+    Returns (non-blank input lines, output lines carrying an ``error`` field).
+    """
+    try:
+        total = sum(1 for line in in_path.open(encoding="utf-8") if line.strip())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read ({type(exc).__name__})", location=str(in_path)) from None
+    tmp = out_path.with_name(out_path.name + ".partial")
+    errors = 0
+    with in_path.open(encoding="utf-8") as src, tmp.open("w", encoding="utf-8") as dst:
+        with progress_bar(description, total) as advance:
+            for out in convert(src, str(in_path)):
+                errors += "error" in out
+                dst.write(json.dumps(out, ensure_ascii=False) + "\n")
+                advance()
+    os.replace(tmp, out_path)
+    return total, errors

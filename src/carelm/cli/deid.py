@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from carelm.cli.common import DbOption, console, err_console, handle_errors, make_context, progress_bar
+from carelm.cli.common import (
+    DbOption,
+    console,
+    err_console,
+    handle_errors,
+    make_context,
+    read_text_input,
+    stream_jsonl,
+)
 from carelm.core.errors import InputError
 from carelm.service import deid as deid_service
 
@@ -35,7 +42,7 @@ def deid(
         return
     if output_format not in ("text", "json"):
         raise InputError(f"unknown format {output_format!r}; accepted: text, json")
-    text = _read_text(file)
+    text = read_text_input(file)
     [out] = deid_service.deidentify_items([deid_service.DeidItem(None, text, patient)], pipeline)
     if output_format == "json":
         sys.stdout.write(json.dumps({"text": out["text"], "spans": out["spans"]}) + "\n")
@@ -43,31 +50,11 @@ def deid(
         sys.stdout.write(out["text"])
 
 
-def _read_text(file: str | None) -> str:
-    if file in (None, "-"):
-        return sys.stdin.read()
-    path = Path(file)
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read as UTF-8 text ({type(exc).__name__})", location=str(path)) from None
-
-
 def _deid_jsonl(pipeline, in_path: Path, out_path: Path) -> None:
-    """Stream IN to OUT (written to a temporary file and moved into place, so OUT is never half-written)."""
-    try:
-        total = sum(1 for line in in_path.open(encoding="utf-8") if line.strip())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read ({type(exc).__name__})", location=str(in_path)) from None
-    tmp = out_path.with_name(out_path.name + ".partial")
-    errors = 0
-    with in_path.open(encoding="utf-8") as src, tmp.open("w", encoding="utf-8") as dst:
-        with progress_bar("de-identifying", total) as advance:
-            for out in deid_service.deidentify_items(deid_service.read_jsonl(src, str(in_path)), pipeline):
-                errors += "error" in out
-                dst.write(json.dumps(out, ensure_ascii=False) + "\n")
-                advance()
-    os.replace(tmp, out_path)
+    def convert(lines, name):
+        return deid_service.deidentify_items(deid_service.read_jsonl(lines, name), pipeline)
+
+    total, errors = stream_jsonl(in_path, out_path, "de-identifying", convert)
     console.print(f"wrote {total} line(s) to {out_path}; {errors} could not be de-identified")
     if errors:
         err_console.print("lines that could not be de-identified carry an 'error' field")

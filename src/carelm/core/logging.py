@@ -6,6 +6,7 @@ Never pass note text to a logger; log ids, counts and error types.
 from __future__ import annotations
 
 import logging
+import sys
 
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime", "taskName"}
 
@@ -23,10 +24,22 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record (it may be swapped, e.g. by test runners)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger("carelm")
     if not any(isinstance(h.formatter, KeyValueFormatter) for h in root.handlers):
-        handler = logging.StreamHandler()
+        handler = StderrHandler()
         handler.setFormatter(KeyValueFormatter())
         root.addHandler(handler)
     root.setLevel(level.upper())

@@ -26,6 +26,7 @@ BUILTIN_STAGE_MODULES = (
     "carelm.extract.terms",
     "carelm.extract.assertion",
     "carelm.deid.stage",
+    "carelm.coding.icd10",
 )
 
 

@@ -1,0 +1,183 @@
+"""A persisted vector index of ICD-10-CM code descriptions, embedded with MiniLM.
+
+An index folder holds ``vectors.usearch`` (a usearch index, cosine metric, one row per text),
+``rows.json`` (row -> ``[code, text]``) and ``manifest.json`` (encoder, dimensions, counts, build time).
+Rows are a code's description and, unless left out, its inclusion terms and "includes" notes; a search
+ranks codes by the best similarity of any of their rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from carelm.core.errors import ConfigError
+
+VECTORS = "vectors.usearch"
+ROWS = "rows.json"
+MANIFEST = "manifest.json"
+KIND = "carelm-icd10-index"
+_OVERFETCH = 4
+
+
+def default_codes() -> list[str]:
+    """Every billable ICD-10-CM code and every category, in code order."""
+    import simple_icd_10_cm as icd
+
+    return [code for code in icd.get_all_codes(True) if icd.is_leaf(code) or icd.is_category(code)]
+
+
+def code_texts(code: str, inclusion_terms: bool = True) -> list[str]:
+    """The texts a code is indexed under: its description, then inclusion terms and includes, deduplicated."""
+    import simple_icd_10_cm as icd
+
+    texts = [icd.get_description(code)]
+    if inclusion_terms:
+        texts += [*icd.get_inclusion_term(code), *icd.get_includes(code)]
+    seen: set[str] = set()
+    return [text for text in texts if not (text.lower() in seen or seen.add(text.lower()))]
+
+
+def index_rows(codes: Iterable[str] | None = None, inclusion_terms: bool = True) -> list[tuple[str, str]]:
+    """``(code, text)`` rows for ``codes`` (default :func:`default_codes`); unknown codes are ConfigErrors."""
+    import simple_icd_10_cm as icd
+
+    selected = default_codes() if codes is None else list(codes)
+    unknown = [code for code in selected if not icd.is_valid_item(code)]
+    if unknown:
+        raise ConfigError(f"{len(unknown)} unknown ICD-10-CM codes, e.g. {unknown[:3]}")
+    rows = []
+    for code in selected:
+        code = icd.add_dot(code)
+        rows += [(code, text) for text in code_texts(code, inclusion_terms)]
+    return rows
+
+
+def build_index(
+    out_dir: Path,
+    *,
+    codes: list[str] | None = None,
+    batch_size: int = 256,
+    progress: Callable[[int], None] | None = None,
+    inclusion_terms: bool = True,
+) -> dict[str, Any]:
+    """Embed the rows of ``codes`` (default: all billable codes and categories) into ``out_dir``.
+
+    ``progress`` is called with the number of rows embedded so far.  Returns the manifest.
+    """
+    from usearch.index import Index
+
+    from carelm.coding.encoder import DIMENSIONS, encode
+
+    rows = index_rows(codes, inclusion_terms)
+    if not rows:
+        raise ConfigError("no ICD-10-CM codes to index")
+    index = Index(ndim=DIMENSIONS, metric="cos", dtype="f32")
+    chunk = max(1, batch_size) * 8
+    for start in range(0, len(rows), chunk):
+        texts = [text for _, text in rows[start : start + chunk]]
+        keys = np.arange(start, start + len(texts), dtype=np.uint64)
+        index.add(keys, encode(texts, batch_size=batch_size))
+        if progress is not None:
+            progress(start + len(texts))
+    manifest = _manifest(rows, inclusion_terms)
+    _save(Path(out_dir), index, rows, manifest)
+    return manifest
+
+
+def _manifest(rows: list[tuple[str, str]], inclusion_terms: bool) -> dict[str, Any]:
+    from carelm.coding.encoder import DIMENSIONS, MODEL_NAME, model_path
+
+    return {
+        "kind": KIND,
+        "version": 1,
+        "model": MODEL_NAME,
+        "model_path": str(model_path()),
+        "dimensions": DIMENSIONS,
+        "metric": "cos",
+        "count": len(rows),
+        "codes": len({code for code, _ in rows}),
+        "inclusion_terms": inclusion_terms,
+        "icd10cm_package": _package_version("simple_icd_10_cm"),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _save(out_dir: Path, index: Any, rows: list[tuple[str, str]], manifest: dict[str, Any]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index.save(str(out_dir / VECTORS))
+    (out_dir / ROWS).write_text(json.dumps([list(row) for row in rows]), encoding="utf-8")
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+class IcdIndex:
+    """A loaded index: search texts or vectors for the closest ICD-10-CM codes."""
+
+    def __init__(self, index: Any, rows: list[tuple[str, str]], manifest: dict[str, Any]) -> None:
+        self.index, self.rows, self.manifest = index, rows, manifest
+
+    @staticmethod
+    def exists(path: str | Path) -> bool:
+        """Whether ``path`` holds the three files of an index."""
+        folder = Path(path)
+        return all((folder / name).is_file() for name in (VECTORS, ROWS, MANIFEST))
+
+    @classmethod
+    def load(cls, path: str | Path) -> IcdIndex:
+        """Load an index folder written by :func:`build_index`; a missing or broken one is a ConfigError."""
+        from usearch.index import Index
+
+        folder = Path(path)
+        if not cls.exists(folder):
+            raise ConfigError("ICD-10-CM index not found", location=str(folder))
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            rows = [(code, text) for code, text in json.loads((folder / ROWS).read_text(encoding="utf-8"))]
+            index = Index.restore(str(folder / VECTORS))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ConfigError(f"unreadable ICD-10-CM index: {type(exc).__name__}", location=str(folder)) from None
+        if index is None or manifest.get("kind") != KIND or len(index) != len(rows):
+            raise ConfigError("inconsistent ICD-10-CM index", location=str(folder))
+        return cls(index, rows, manifest)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def search_vectors(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """For each unit vector, up to ``k`` ``(code, cosine similarity)`` pairs, best first, one per code."""
+        if len(vectors) == 0 or len(self.rows) == 0:
+            return [[] for _ in range(len(vectors))]
+        count = min(len(self.rows), k * _OVERFETCH)
+        matches = self.index.search(np.asarray(vectors, dtype=np.float32), count)
+        results = []
+        for row in range(len(vectors)):
+            found = matches[row] if len(vectors) > 1 else matches
+            results.append(self._best_codes(found.keys, found.distances, k))
+        return results
+
+    def search(self, texts: Sequence[str], k: int, batch_size: int = 256) -> list[list[tuple[str, float]]]:
+        """For each text, up to ``k`` ``(code, cosine similarity)`` pairs, best first."""
+        from carelm.coding.encoder import encode
+
+        return self.search_vectors(encode(texts, batch_size=batch_size), k)
+
+    def _best_codes(self, keys: np.ndarray, distances: np.ndarray, k: int) -> list[tuple[str, float]]:
+        best: dict[str, float] = {}
+        for key, distance in zip(keys.tolist(), distances.tolist(), strict=True):
+            code, score = self.rows[int(key)][0], 1.0 - float(distance)
+            if score > best.get(code, -2.0):
+                best[code] = score
+        return sorted(best.items(), key=lambda item: -item[1])[:k]
