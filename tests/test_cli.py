@@ -32,7 +32,7 @@ def test_every_command_that_touches_the_database_takes_db():
     commands = typer.main.get_command(app).commands
     assert {"init", "ingest", "process", "show", "serve", "demo"} <= set(commands)
     for name, command in commands.items():
-        if name not in ("synth", "stages", "deid", "extract"):
+        if name not in ("synth", "stages", "deid", "extract", "resources"):
             options = {opt for param in command.params for opt in param.opts}
             assert "--db" in options, f"{name} lacks --db"
 
@@ -78,3 +78,19 @@ def test_unknown_stage_lists_the_registered_ones(env):
 def test_stages_lists_layers():
     result = invoke("stages")
     assert "carelm.sentences.v1: reads ['normalized', 'sections'] writes ['sentences']" in result.output
+
+
+@pytest.mark.slow
+def test_resources_build_writes_a_terminology_without_shared_data(env, monkeypatch):
+    import gzip
+
+    monkeypatch.setenv("CARELM_SHARED_DATA", str(env / "absent"))
+    out = env / "terms.jsonl.gz"
+    result = invoke("resources", "build", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    with gzip.open(out, "rt", encoding="utf-8") as fh:
+        header = json.loads(fh.readline())
+        entries = [json.loads(line) for line in fh]
+    assert header["shared_data"] is False and header["entries"] == len(entries) > 10_000
+    assert {e["source"] for e in entries} == {"carelm", "icd10cm"}
+    assert any(e["term"].lower() == "hypertension" for e in entries)

@@ -60,11 +60,11 @@ def test_validation_names_the_missing_layer():
 
 def test_config_round_trip_and_fingerprint():
     pipeline = Pipeline.from_names(["carelm.normalize.v1", "carelm.sections.v1", "carelm.sentences.v1",
-                                    "carelm.deid.v1"])
+                                    "carelm.deid.v1", "carelm.terms.v1", "carelm.context.v1", "carelm.icd10.v1"])
     again = Pipeline.from_dict(pipeline.to_dict())
     assert again.to_dict() == pipeline.to_dict() == Pipeline.default().to_dict()
     assert again.fingerprint == pipeline.fingerprint
-    assert again.produces() == {"raw", "normalized", "sections", "sentences", "phi", "deid"}
+    assert again.produces() == {"raw", "normalized", "sections", "sentences", "phi", "deid", "mentions", "codes"}
     with pytest.raises(PipelineError):
         Pipeline.from_dict({"stage": []})
 

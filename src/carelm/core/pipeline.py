@@ -15,7 +15,10 @@ from carelm.core.types import RAW, Note
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STAGES = ("carelm.normalize.v1", "carelm.sections.v1", "carelm.sentences.v1", "carelm.deid.v1")
+DEFAULT_STAGES = (
+    "carelm.normalize.v1", "carelm.sections.v1", "carelm.sentences.v1", "carelm.deid.v1",
+    "carelm.terms.v1", "carelm.context.v1", "carelm.icd10.v1",
+)
 
 
 @dataclass

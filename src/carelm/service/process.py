@@ -27,6 +27,17 @@ def load_pipeline(config: Path | None = None, stages: list[str] | None = None) -
     return Pipeline.default()
 
 
+def attach_data_resources(pipeline: Pipeline, settings) -> None:
+    """Point the ICD-10-CM coder at the vector index in the data folder when one was built there."""
+    from carelm.coding.index import IcdIndex
+    from carelm.service.resources import index_dir
+
+    index = index_dir(settings)
+    for stage in pipeline.stages:
+        if stage.name == "carelm.icd10.v1" and stage.index_path is None and IcdIndex.exists(index):
+            stage.index_path = str(index)
+
+
 def pending_count(ctx: Context, reprocess: bool) -> int:
     return ctx.store.records.count_notes(None if reprocess else PENDING)
 
@@ -37,6 +48,7 @@ def process_notes(
 ) -> RunReport:
     """Run the pipeline over new and previously failed notes (or all of them with ``reprocess``)."""
     pipeline = pipeline or Pipeline.default()
+    attach_data_resources(pipeline, ctx.settings)
     report = run_pipeline(ctx.store, pipeline, statuses=None if reprocess else PENDING,
                           batch_size=ctx.settings.batch_size, on_batch=on_batch)
     ctx.store.audit.record(ctx.actor, "process", "run", report.run_id,

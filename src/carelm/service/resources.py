@@ -37,3 +37,9 @@ def build_icd_index(settings: Settings, out: Path | None, progress: Callable[[in
     from carelm.coding.index import build_index
 
     return build_index(out or index_dir(settings), progress=progress)
+
+
+def icd_index_rows() -> list:
+    from carelm.coding.index import index_rows
+
+    return index_rows()
