@@ -29,6 +29,7 @@ from carelm.core.pipeline import Pipeline
 from carelm.core.settings import Settings
 from carelm.service import deid, extract, ingest, records
 from carelm.service.context import Context
+from carelm.service.process import attach_data_resources
 from carelm.store import db
 
 
@@ -81,10 +82,11 @@ def _deid_pipeline(app: FastAPI, ctx: Context, mode: str) -> Pipeline:
     return cache[mode]
 
 
-def _extract_pipeline(app: FastAPI) -> Pipeline:
-    """One warm extraction pipeline, built on first use."""
+def _extract_pipeline(app: FastAPI, ctx: Context) -> Pipeline:
+    """One warm extraction pipeline, built on first use (with the data folder's ICD-10-CM index if built)."""
     if app.state.extract_pipeline is None:
         pipeline = extract.extract_pipeline()
+        attach_data_resources(pipeline, ctx.settings)
         pipeline.warm_up()
         app.state.extract_pipeline = pipeline
     return app.state.extract_pipeline
@@ -143,7 +145,7 @@ def _add_routes(app: FastAPI) -> None:
             raise PayloadTooLarge(f"text is larger than {ctx.settings.max_request_bytes} bytes", location="text")
         targets = None if body.targets is None else [t.model_dump() for t in body.targets]
         item = extract.ExtractItem(body.id, body.text, extract.check_targets(targets, body.text))
-        [out] = extract.extract_items([item], _extract_pipeline(request.app))
+        [out] = extract.extract_items([item], _extract_pipeline(request.app, ctx))
         if "error" in out:
             raise InputError(out["error"], location="text")
         return ExtractResponse(**out)
