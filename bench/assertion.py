@@ -2,7 +2,14 @@
 
 Usage (product venv):
 
-    .venv/bin/python bench/assertion.py [--data DIR] [--errors N] [--json OUT]
+    .venv/bin/python bench/assertion.py [--data DIR] [--errors N] [--json OUT] [--baseline | --no-baseline]
+
+The baseline is medspaCy's ConText with its default rules, run on the same target spans in its own venv
+(made by ``bash bench/setup-assertion-baselines.sh``) through bench/_medspacy_runner.py; it is on by default
+when that venv exists.  Each sentence is one sentence there too, the target its only entity; medspaCy's
+``is_negated`` counts as negated, ``is_hypothetical`` else ``is_historical`` gives the temporality and
+``is_family`` the experiencer, the same mapping as carelm's flags.  Its rows/s is ConText plus tokenizing,
+timed inside the runner after one warm-up row.
 
 Data (``--data``, else ``$CARELM_SHARED_DATA``, else ``../shared/data`` beside the repository):
 
@@ -26,7 +33,9 @@ import csv
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +45,8 @@ from carelm.core.types import Span
 from carelm.extract.assertion import assert_spans, default_rules
 
 REPO = Path(__file__).resolve().parents[1]
+BASELINE_PYTHON = REPO / "bench" / ".venv-assertion" / "bin" / "python"
+MEDSPACY_RUNNER = REPO / "bench" / "_medspacy_runner.py"
 TEMPORALITY = {"recent": "recent", "historical": "historical", "not particular": "hypothetical",
                "hypothetical": "hypothetical"}
 EXPERIENCER = {"patient": "patient", "other": "other", "family member": "other"}
@@ -139,6 +150,29 @@ def evaluate(rows: list[Row]) -> Score:
     return score
 
 
+def evaluate_medspacy(rows: list[Row], python: Path) -> Score:
+    """Judge every row with medspaCy's ConText in the baseline venv and count agreements."""
+    score = Score(rows=len(rows))
+    targets = [(index, row, find_concept(row.concept, row.sentence)) for index, row in enumerate(rows)]
+    found = [(index, row, target) for index, row, target in targets if target is not None]
+    score.skipped = len(rows) - len(found)
+    with tempfile.TemporaryDirectory(prefix="carelm-bench-") as tmp:
+        inp, out = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
+        inp.write_text("".join(json.dumps({"id": index, "text": row.sentence, "start": target[0], "end": target[1]})
+                               + "\n" for index, row, target in found), "utf-8")
+        done = subprocess.run([str(python), str(MEDSPACY_RUNNER), "assert", str(inp), str(out)], capture_output=True,
+                              text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"medspacy runner failed ({done.returncode}):\n{done.stderr[-4000:]}")
+        lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+    score.seconds = lines.pop()["meta"]["seconds"]
+    for (_, row, _), got in zip(found, lines, strict=True):
+        _count(score, row, {"negated": got["is_negated"], "uncertain": got["is_uncertain"],
+                            "historical": got["is_historical"], "hypothetical": got["is_hypothetical"],
+                            "family": got["is_family"]})
+    return score
+
+
 def _count(score: Score, row: Row, got: dict[str, object]) -> None:
     negated = bool(got["negated"])
     score.tp += negated and row.negated
@@ -160,10 +194,10 @@ def _print(results: dict[str, Score]) -> None:
     keys = ["rows", "skipped", "neg_precision", "neg_recall", "neg_f1", "neg_accuracy", "temporality_accuracy",
             "experiencer_accuracy", "rows_per_s"]
     heads = ["rows", "skipped", "neg P", "neg R", "neg F1", "neg acc", "temporal acc", "experiencer acc", "rows/s"]
-    print(f"{'data set':<22}" + "".join(f"{head:>16}" for head in heads))
+    print(f"{'data set / system':<32}" + "".join(f"{head:>16}" for head in heads))
     for name, score in results.items():
         figures = score.figures()
-        print(f"{name:<22}" + "".join(_cell(figures[key]) for key in keys))
+        print(f"{name:<32}" + "".join(_cell(figures[key]) for key in keys))
 
 
 def _cell(value: float | int | None) -> str:
@@ -179,12 +213,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path(default), help="shared data folder")
     parser.add_argument("--errors", type=int, default=0, help="print up to N misjudged rows per data set")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=None,
+                        help="also run medspaCy's ConText (default: when bench/.venv-assertion exists)")
+    parser.add_argument("--baseline-python", type=Path, default=BASELINE_PYTHON)
     args = parser.parse_args(argv)
+    baseline = args.baseline_python.exists() if args.baseline is None else args.baseline
+    if baseline and not args.baseline_python.exists():
+        sys.exit(f"baseline venv missing ({args.baseline_python}); create it with: "
+                 "bash bench/setup-assertion-baselines.sh")
+    if args.baseline is None and not baseline:
+        print("note: no medspaCy baseline (bash bench/setup-assertion-baselines.sh makes it)", file=sys.stderr)
     folder = args.data / "negex"
-    results = {
-        "negex/Annotations-dev": evaluate(read_negex(folder / "Annotations-dev.txt")),
-        "negex/ConText-dev": evaluate(read_context(folder / "ConText-dev.tsv")),
-    }
+    kits = {"negex/Annotations-dev": read_negex(folder / "Annotations-dev.txt"),
+            "negex/ConText-dev": read_context(folder / "ConText-dev.tsv")}
+    results: dict[str, Score] = {}
+    for name, rows in kits.items():
+        results[f"{name} carelm"] = evaluate(rows)
+        if baseline:
+            results[f"{name} medspacy"] = evaluate_medspacy(rows, args.baseline_python)
     _print(results)
     for name, score in results.items():
         for line in score.errors[: args.errors]:

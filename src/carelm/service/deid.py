@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ from carelm.core.registry import create_stage
 from carelm.core.settings import Settings
 from carelm.core.types import Note
 from carelm.service.context import Context
+from carelm.service.jsonl import INVALID, in_batches, json_objects
 from carelm.store.crypto import TextCipher
 
 ITEM_KEYS = {"id", "text", "patient"}
@@ -61,26 +61,14 @@ def parse_item(obj: Any, location: str) -> DeidItem:
 
 
 def read_jsonl(lines: Iterable[str], name: str) -> Iterator[DeidItem]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            yield DeidItem(None, None, None, f"{name}:{number}: not valid JSON")
-            continue
-        yield parse_item(obj, f"{name}:{number}")
+    """Items of a JSONL stream; a bad line becomes an item carrying its error."""
+    for location, obj in json_objects(lines, name):
+        yield DeidItem(None, None, None, f"{location}: not valid JSON") if obj is INVALID else parse_item(obj, location)
 
 
 def deidentify_items(items: Iterable[DeidItem], pipeline: Pipeline, batch_size: int = 64) -> Iterator[dict]:
     """One output dict per input item, in input order: de-identified text and PHI spans, or an error."""
-    batch: list[DeidItem] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= batch_size:
-            yield from _run_batch(batch, pipeline)
-            batch = []
-    if batch:
+    for batch in in_batches(items, batch_size):
         yield from _run_batch(batch, pipeline)
 
 

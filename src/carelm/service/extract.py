@@ -8,7 +8,6 @@ order; with ``targets`` they are exactly the given spans, in the given order.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from carelm.core.pipeline import Pipeline
 from carelm.core.registry import registered_stages
 from carelm.core.types import Note, Span
 from carelm.extract.assertion import assert_spans
+from carelm.service.jsonl import INVALID, in_batches, json_objects
 
 ITEM_KEYS = {"id", "text", "targets"}
 TARGET_KEYS = {"start", "end"}
@@ -92,26 +92,16 @@ def parse_item(obj: Any, location: str) -> ExtractItem:
 
 def read_jsonl(lines: Iterable[str], name: str) -> Iterator[ExtractItem]:
     """Items of a JSONL stream; blank lines are skipped, a bad line becomes an item carrying its error."""
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            yield ExtractItem(None, None, error=f"{name}:{number}: not valid JSON")
-            continue
-        yield parse_item(obj, f"{name}:{number}")
+    for location, obj in json_objects(lines, name):
+        if obj is INVALID:
+            yield ExtractItem(None, None, error=f"{location}: not valid JSON")
+        else:
+            yield parse_item(obj, location)
 
 
 def extract_items(items: Iterable[ExtractItem], pipeline: Pipeline, batch_size: int = 64) -> Iterator[dict]:
     """One output dict per input item, in input order: the mentions, or an error."""
-    batch: list[ExtractItem] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= batch_size:
-            yield from _run_batch(batch, pipeline)
-            batch = []
-    if batch:
+    for batch in in_batches(items, batch_size):
         yield from _run_batch(batch, pipeline)
 
 
