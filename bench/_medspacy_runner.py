@@ -17,9 +17,10 @@ after one untimed warm-up row.
 ``pipeline``: IN.jsonl holds ``{"terms": [{"literal": ..., "category": ...}, ...]}`` lines (target rules)
 and ``{"id", "text"}`` lines (notes).  medspaCy's usual pipeline is built with ``medspacy.load``: PyRuSH
 sentence splitter, target matcher (with the given rules), ConText (default rules) and sectionizer (default
-rules), on a blank English tokenizer, with PyRuSH's per-sentence DEBUG logging (loguru) switched off.  OUT.json gets notes, seconds, notes/s, chars/s, entities found and
-how many ConText flagged negated, and the process's peak RSS (``resource.getrusage``, MB) after the run.
-The first note is a warm-up and is not timed.
+rules), on a blank English tokenizer, with PyRuSH's per-sentence DEBUG logging (loguru) switched off.
+OUT.json gets notes, seconds, notes/s, chars/s, entities found and how many ConText flagged negated, the
+seconds each component took (a second, untimed-in-the-total pass), and the process's peak RSS
+(``resource.getrusage``, MB) after the run.  The first note is a warm-up and is not timed.
 
 Network access is cut off in this process (sockets refuse to connect), so a run that finishes proves that
 medspaCy ran offline.
@@ -145,10 +146,20 @@ def run_pipeline(in_path: Path, out_path: Path) -> None:
         negated += sum(bool(ent._.is_negated) for ent in doc.ents)
     seconds = time.perf_counter() - begin
     chars = sum(len(note["text"]) for note in notes)
+    components = {"tokenizer": 0.0} | {name: 0.0 for name in nlp.pipe_names}
+    for note in notes:
+        mark = time.perf_counter()
+        doc = nlp.make_doc(note["text"])
+        components["tokenizer"] += time.perf_counter() - mark
+        for name, component in nlp.pipeline:
+            mark = time.perf_counter()
+            doc = component(doc)
+            components[name] += time.perf_counter() - mark
     report = {
         "notes": len(notes), "chars": chars, "seconds": seconds, "load_seconds": load_seconds,
         "notes_per_s": len(notes) / seconds if seconds else None, "chars_per_s": chars / seconds if seconds else None,
-        "target_rules": len(terms), "entities": ents, "negated": negated, "peak_rss_mb": peak_rss_mb(),
+        "target_rules": len(terms), "entities": ents, "negated": negated, "component_seconds": components,
+        "peak_rss_mb": peak_rss_mb(),
         "pipe_names": nlp.pipe_names, "medspacy_version": _version("medspacy"), "spacy_version": _version("spacy"),
     }
     out_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
