@@ -12,7 +12,7 @@ from carelm.core.registry import create_stage
 from carelm.core.settings import Settings
 from carelm.core.types import Note
 from carelm.service.context import Context
-from carelm.service.jsonl import INVALID, in_batches, json_objects
+from carelm.service.jsonl import INVALID, in_batches, json_objects, run_batch
 from carelm.store.crypto import TextCipher
 
 ITEM_KEYS = {"id", "text", "patient"}
@@ -73,19 +73,12 @@ def deidentify_items(items: Iterable[DeidItem], pipeline: Pipeline, batch_size: 
 
 
 def _run_batch(batch: list[DeidItem], pipeline: Pipeline) -> Iterator[dict]:
-    notes = {
-        position: Note(text=item.text, id=str(position), patient_id=f"ext:{item.patient}" if item.patient else None)
-        for position, item in enumerate(batch) if item.error is None
-    }
-    result = pipeline.run(list(notes.values()))
-    failed = {note.id for note, _ in result.failed}
-    for position, item in enumerate(batch):
-        if item.error is not None:
-            yield {"id": item.id, "error": item.error}
-        elif str(position) in failed:
-            yield {"id": item.id, "error": "de-identification failed for this item"}
-        else:
-            yield output_for(item.id, notes[position])
+    def note_for(position: int, item: DeidItem) -> Note:
+        patient = f"ext:{item.patient}" if item.patient else None
+        return Note(text=item.text, id=str(position), patient_id=patient)
+
+    yield from run_batch(batch, pipeline, note_for, lambda item, note: output_for(item.id, note),
+                         "de-identification failed for this item")
 
 
 def output_for(item_id: Any, note: Note) -> dict:

@@ -17,7 +17,7 @@ from carelm.core.pipeline import Pipeline
 from carelm.core.registry import registered_stages
 from carelm.core.types import Note, Span
 from carelm.extract.assertion import assert_spans
-from carelm.service.jsonl import INVALID, in_batches, json_objects
+from carelm.service.jsonl import INVALID, in_batches, json_objects, run_batch
 
 ITEM_KEYS = {"id", "text", "targets"}
 TARGET_KEYS = {"start", "end"}
@@ -106,17 +106,8 @@ def extract_items(items: Iterable[ExtractItem], pipeline: Pipeline, batch_size: 
 
 
 def _run_batch(batch: list[ExtractItem], pipeline: Pipeline) -> Iterator[dict]:
-    notes = {position: Note(text=item.text, id=str(position))
-             for position, item in enumerate(batch) if item.error is None and item.text is not None}
-    result = pipeline.run(list(notes.values()))
-    failed = {note.id for note, _ in result.failed}
-    for position, item in enumerate(batch):
-        if item.error is not None:
-            yield {"id": item.id, "error": item.error}
-        elif str(position) in failed:
-            yield {"id": item.id, "error": "extraction failed for this item"}
-        else:
-            yield output_for(item, notes[position])
+    yield from run_batch(batch, pipeline, lambda position, item: Note(text=item.text, id=str(position)),
+                         output_for, "extraction failed for this item")
 
 
 def output_for(item: ExtractItem, note: Note) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -31,3 +31,20 @@ def in_batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def run_batch(
+    batch: list[Any], pipeline: Any, note_for: Callable[[int, Any], Any], output_for: Callable[[Any, Any], dict],
+    failure: str,
+) -> Iterator[dict]:
+    """Run the pipeline on a batch of items (each with ``id`` and ``error``); one output per item, in order."""
+    notes = {position: note_for(position, item) for position, item in enumerate(batch) if item.error is None}
+    result = pipeline.run(list(notes.values()))
+    failed = {note.id for note, _ in result.failed}
+    for position, item in enumerate(batch):
+        if item.error is not None:
+            yield {"id": item.id, "error": item.error}
+        elif str(position) in failed:
+            yield {"id": item.id, "error": failure}
+        else:
+            yield output_for(item, notes[position])
