@@ -29,17 +29,18 @@ def load_json_rules(folder: str, default_file: str, path: str | Path | None = No
         raise ConfigError(f"invalid JSON: {exc.msg}", location=f"{where}:{exc.lineno}") from None
 
 
-def check_fields(data: Any, fields: dict[str, type], required: set[str], where: str) -> None:
-    """Reject a rules object with unknown keys, missing keys or values of the wrong type."""
+def check_fields(data: Any, fields: dict[str, type | tuple[type, ...]], required: set[str], where: str) -> None:
+    """Reject a rules object with unknown keys, missing keys or values of the wrong type (a bool is only a bool)."""
     if not isinstance(data, dict):
         raise ConfigError("expected a JSON object", location=where)
     accepted = ", ".join(sorted(fields))
     for key, value in data.items():
         if key not in fields:
             raise ConfigError(f"unknown key {key!r}; accepted keys: {accepted}", location=where)
-        kind = fields[key]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(f"key {key!r} must be of type {kind.__name__}", location=where)
+        kinds = fields[key] if isinstance(fields[key], tuple) else (fields[key],)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(kind.__name__ for kind in kinds)
+            raise ConfigError(f"key {key!r} must be of type {names} (wrong type given)", location=where)
     missing = sorted(required - set(data))
     if missing:
         raise ConfigError(f"missing keys {missing}; accepted keys: {accepted}", location=where)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from carelm.core.errors import ConfigError
-from carelm.core.rules import load_json_rules
+from carelm.core.rules import check_fields, load_json_rules
 from carelm.deid.address_blocks import extend_addresses
 from carelm.deid.base import PHI_TYPES, DeidDoc, PhiSpan, Recognizer
 
@@ -133,17 +133,7 @@ def expand_fragments(regex: str, where: str) -> str:
 
 
 def _check_entry(entry: Any, where: str) -> None:
-    if not isinstance(entry, dict):
-        raise ConfigError("expected a JSON object", location=where)
-    accepted = ", ".join(sorted(_FIELDS))
-    for key, value in entry.items():
-        if key not in _FIELDS:
-            raise ConfigError(f"unknown key {key!r}; accepted keys: {accepted}", location=where)
-        if not isinstance(value, _FIELDS[key]) or isinstance(value, bool):
-            raise ConfigError(f"key {key!r} has the wrong type", location=where)
-    missing = sorted(_REQUIRED - set(entry))
-    if missing:
-        raise ConfigError(f"missing keys {missing}; accepted keys: {accepted}", location=where)
+    check_fields(entry, _FIELDS, _REQUIRED, where)
     if not _NAME.match(entry["name"]):
         raise ConfigError("key 'name' must be a lower_snake_case identifier", location=where)
     if entry["type"] not in PHI_TYPES:
