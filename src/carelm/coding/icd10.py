@@ -5,7 +5,8 @@ family) gets ranked candidate codes from three sources:
 
 1. ``exact`` (score 1.0): the mention's ``concept`` when it is a valid ICD-10-CM code;
 2. ``synonym`` (score 0.95): the normalised mention text (covered text or canonical term) found in a
-   dictionary of ICD-10-CM descriptions, inclusion terms and "includes" notes;
+   dictionary of ICD-10-CM descriptions, inclusion terms, "includes" notes and the names that other codes'
+   excludes notes refer to a code (``carelm.coding.codeset.references``);
 3. ``embedding``: cosine similarity of the MiniLM embedding of the mention's term against the code
    texts of the vector index at ``index_path`` (see ``carelm.coding.index``), kept from ``min_score``.
 
@@ -54,16 +55,22 @@ def normalise(text: str) -> str:
 
 @lru_cache(maxsize=2)
 def synonym_dictionary(inclusion_terms: bool = True) -> dict[str, str]:
-    """Normalised ICD-10-CM description (and inclusion term) -> code, over categories, subcategories and codes
-    (7th-character extensions left out).
+    """Normalised ICD-10-CM description (and synonym) -> code, over categories, subcategories and codes
+    (7th-character extensions left out).  Synonyms are inclusion terms, includes and excludes-note references;
+    ``inclusion_terms=False`` leaves them all out.
 
     A key shared by several codes goes to a billable code before a category (``cough`` is R05.9, not R05),
-    then to a description before a cleaned description before an inclusion term, then to the first in code order.
+    then to a description before a cleaned description before an inclusion term before a reference, then to
+    the first in code order.
     """
     import simple_icd_10_cm as icd
 
+    from carelm.coding.codeset import references
     from carelm.extract.terminology_build import clean_icd_term
 
+    referenced: dict[str, list[str]] = {}
+    for name, code in references() if inclusion_terms else ():
+        referenced.setdefault(code, []).append(name)
     ranked: dict[str, tuple[int, int, int, str]] = {}
     for position, code in enumerate(icd.get_all_codes(True)):
         if icd.is_chapter_or_block(code) or icd.is_extended_subcategory(code):
@@ -72,6 +79,7 @@ def synonym_dictionary(inclusion_terms: bool = True) -> dict[str, str]:
         names = [(0, icd.get_description(code))]
         if inclusion_terms:
             names += [(2, name) for name in (*icd.get_inclusion_term(code), *icd.get_includes(code))]
+            names += [(4, name) for name in referenced.get(code, ())]
         for source, name in names:
             cleaned = clean_icd_term(name)
             keys = [(source, normalise(name))] + ([(source + 1, normalise(cleaned))] if cleaned else [])
@@ -136,9 +144,7 @@ class IcdCoder(Stage):
         self._dictionary = synonym_dictionary()
         if self.index_path is not None and IcdIndex.exists(self.index_path):
             self._index = IcdIndex.load(self.index_path)
-            from carelm.coding.encoder import load_encoder
-
-            load_encoder()
+            self._index.warm_up()
         else:
             log.warning("icd10 index not found; coding with the dictionary only", extra={"stage": self.name})
         super().warm_up()

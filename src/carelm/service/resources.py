@@ -32,11 +32,32 @@ def build_terminology(shared_data: Path | None, out: Path | None) -> dict[str, A
     return build(shared_data, out or DEFAULT_OUT)
 
 
-def build_icd_index(settings: Settings, out: Path | None, progress: Callable[[int], None] | None) -> dict[str, Any]:
-    """Embed every ICD-10-CM description with the packaged MiniLM encoder into a persisted vector index."""
-    from carelm.coding.index import build_index
+def build_icd_index(
+    settings: Settings,
+    out: Path | None,
+    progress: Callable[[int], None] | None,
+    *,
+    tune: bool = True,
+    epochs: int = 1,
+    tune_progress: Callable[[int, int, float], None] | None = None,
+) -> dict[str, Any]:
+    """Embed every billable ICD-10-CM code's names into a persisted vector index.
 
-    return build_index(out or index_dir(settings), progress=progress)
+    With ``tune`` the packaged MiniLM is first tuned on the code set's synonym pairs (``carelm.coding.tune``)
+    in a temporary folder that the index then holds; without, the packaged encoder embeds as shipped.
+    """
+    import tempfile
+
+    from carelm.coding.codeset import synonym_pairs
+    from carelm.coding.index import build_index
+    from carelm.coding.tune import tune_encoder
+
+    target = out or index_dir(settings)
+    if not tune:
+        return build_index(target, progress=progress)
+    with tempfile.TemporaryDirectory(prefix="carelm-encoder-") as scratch:
+        tune_encoder(Path(scratch), synonym_pairs(), epochs=epochs, progress=tune_progress)
+        return build_index(target, progress=progress, encoder=Path(scratch))
 
 
 def icd_index_rows() -> list:
