@@ -2,8 +2,10 @@
 
 Lineage: every derived row (annotation, code, record item) keeps the id of the note or
 record it came from, with ``ON DELETE CASCADE``, so erasing a note removes what was
-derived from it.  PHI lives only in encrypted columns (``*_enc``) and ``deid_text``
-holds de-identified text once a de-identification stage has run.
+derived from it.  The one exception is model lineage (``model_training_records``), which
+must outlive the records a model was trained on (see ``carelm.store.registry``).
+PHI lives only in encrypted columns (``*_enc``) and ``deid_text`` holds de-identified
+text once a de-identification stage has run.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -165,3 +167,36 @@ class SurrogateMapRow(Base):
     map_enc: Mapped[bytes] = mapped_column(LargeBinary)
     entries: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ModelRow(Base):
+    """A trained model in the registry: what it is, where its files are, and the snapshot it was trained on."""
+
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_models_name_version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    task: Mapped[str] = mapped_column(String(32))
+    base: Mapped[str | None] = mapped_column(String(500))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    labels: Mapped[list[Any] | None] = mapped_column()
+    path: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(24), default="ready", index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+    snapshot_hash: Mapped[str] = mapped_column(String(64))
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"))
+
+
+class ModelTrainingRecordRow(Base):
+    """Lineage: one record a model was trained on.  ``record_id`` deliberately has no foreign key
+    (see ``carelm.store.registry``), so erasing the record leaves the row that names the model."""
+
+    __tablename__ = "model_training_records"
+
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)

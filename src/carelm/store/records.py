@@ -13,7 +13,7 @@ from carelm.core.types import Note, Patient, Record, RecordItem, Span
 from carelm.store.crypto import TextCipher
 from carelm.store.models import AnnotationRow, CodeRow, NoteRow, PatientRow, RecordItemRow, RecordRow, new_id, utcnow
 from carelm.store.surrogates import load_map, merge_maps
-from carelm.store.views import SaveResult, StoredNote, StoredRecord
+from carelm.store.views import DeidText, SaveResult, StoredNote, StoredRecord
 
 INGEST_STAGE = "ingest"
 MIN_KNOWN_ID = 5
@@ -182,6 +182,25 @@ class RecordRepository:
             for note in notes:
                 note.known_phi = known.get(note.patient_id, {})
             yield notes
+
+    def iter_deid_texts(self, batch_size: int = 256, kinds: tuple[str, ...] | None = None) -> Iterator[DeidText]:
+        """Every processed note's de-identified text with its note and record ids, in a stable order.
+
+        The material for training on the store (never the raw text); ``kinds`` keeps those note kinds only.
+        """
+        query = select(NoteRow.id).where(NoteRow.deid_text.is_not(None)).order_by(NoteRow.created_at, NoteRow.id)
+        if kinds:
+            query = query.where(NoteRow.kind.in_(kinds))
+        with self._sessions() as session:
+            ids = list(session.scalars(query))
+        columns = (NoteRow.id, NoteRow.record_id, NoteRow.patient_id, NoteRow.kind, NoteRow.deid_text)
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start : start + batch_size]
+            with self._sessions() as session:
+                rows = {row[0]: row for row in session.execute(select(*columns).where(NoteRow.id.in_(chunk)))}
+            for note_id in chunk:
+                if note_id in rows:
+                    yield DeidText(*rows[note_id])
 
     def _known_phi(self, session: Session, patient_ids: set[str]) -> dict[str, dict[str, list[str]]]:
         """What the store already knows identifies each patient (name, record number), for de-identification."""

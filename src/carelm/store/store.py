@@ -14,6 +14,7 @@ from carelm.store.audit import AuditLog
 from carelm.store.crypto import TextCipher
 from carelm.store.models import AnnotationRow, CodeRow, NoteRow, PatientRow, RecordItemRow, RecordRow
 from carelm.store.records import RecordRepository
+from carelm.store.registry import ModelRegistry
 from carelm.store.runs import RunRepository
 
 
@@ -27,6 +28,7 @@ class Store:
         self.records = RecordRepository(self.sessions, cipher)
         self.runs = RunRepository(self.sessions)
         self.audit = AuditLog(self.sessions)
+        self.models = ModelRegistry(self.sessions, self.audit)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Store:

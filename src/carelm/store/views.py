@@ -43,3 +43,14 @@ class SaveResult:
     notes_added: int
     notes_skipped: int
     record_created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeidText:
+    """A processed note's de-identified text and where it belongs (for training on the store)."""
+
+    note_id: str
+    record_id: str
+    patient_id: str
+    kind: str
+    text: str
