@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from carelm.deid.base import DeidDoc
-from carelm.deid.lexicon import parse_context
-from carelm.deid.locations import CONTEXT_KEYS, LocationRecognizer, recognizers
+from carelm.deid.lexicon import parse_context, token_view
+from carelm.deid.locations import CONTEXT_KEYS, LocationRecognizer, _PlaceFinder, recognizers
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,21 @@ NOT_PLACES = [
 @pytest.mark.parametrize("text", NOT_PLACES)
 def test_not_places(recognizer, text):
     assert [p for p in places(recognizer, text) if p[1] != "NAME"] == []
+
+
+class _EveryToken(_PlaceFinder):
+    """The place rules tried at every token: what the pre-filter of ``candidates`` must not change."""
+
+    def candidates(self) -> list[int]:
+        return list(range(self.n))
+
+
+@pytest.mark.parametrize("text", [text for text, _, _ in FOUND] + NOT_PLACES)
+@pytest.mark.parametrize("case", [str, str.upper, str.lower])
+def test_rules_skip_only_tokens_where_none_applies(recognizer, text, case):
+    view = token_view(DeidDoc(case(text)))
+    reference = _EveryToken(view, recognizer.ctx, recognizer.lex).run()
+    assert _PlaceFinder(view, recognizer.ctx, recognizer.lex).run() == reference
 
 
 def test_state_only_in_address_context(recognizer):

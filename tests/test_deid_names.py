@@ -6,8 +6,8 @@ import pytest
 
 from carelm.core.errors import ConfigError
 from carelm.deid.base import DeidDoc
-from carelm.deid.lexicon import AMBIG, NAME, TYPO, UNKNOWN, WORD, lexicon, parse_context
-from carelm.deid.names import CONTEXT_KEYS, NameRecognizer, recognizers
+from carelm.deid.lexicon import AMBIG, NAME, TYPO, UNKNOWN, WORD, lexicon, parse_context, token_view
+from carelm.deid.names import CONTEXT_KEYS, NameRecognizer, _NameFinder, recognizers
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,23 @@ NOT_NAMES = [
 @pytest.mark.parametrize("text", NOT_NAMES)
 def test_not_names(recognizer, text):
     assert names(recognizer, text) == []
+
+
+class _EveryToken(_NameFinder):
+    """The name rules tried at every token: what the pre-filter of ``candidates`` must not change."""
+
+    def candidates(self) -> list[int]:
+        return list(range(self.n))
+
+
+@pytest.mark.parametrize("text", [text for text, _ in FOUND] + NOT_NAMES)
+@pytest.mark.parametrize("case", [str, str.upper, str.lower])
+def test_rules_skip_only_tokens_where_none_applies(recognizer, text, case):
+    view = token_view(DeidDoc(case(text)))
+    finder, reference = _NameFinder(view, recognizer.ctx, recognizer.lex), _EveryToken(view, recognizer.ctx,
+                                                                                       recognizer.lex)
+    assert finder.run() == reference.run()
+    assert finder.parts == reference.parts
 
 
 def test_context_beats_the_word_list(recognizer):

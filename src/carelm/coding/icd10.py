@@ -141,7 +141,10 @@ class IcdCoder(Stage):
 
     def warm_up(self) -> None:
         """Build the synonym dictionary and load the vector index and encoder when the index exists."""
+        import simple_icd_10_cm as icd
+
         self._dictionary = synonym_dictionary()
+        icd.get_description(valid_code("I10"))  # the code set builds its lookup tables on first use
         if self.index_path is not None and IcdIndex.exists(self.index_path):
             self._index = IcdIndex.load(self.index_path)
             self._index.warm_up()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,3 +47,25 @@ def check_fields(data: Any, fields: dict[str, type | tuple[type, ...]], required
         raise ConfigError(f"missing keys {missing}; accepted keys: {accepted}", location=where)
     if "version" in data and data["version"] != 1:
         raise ConfigError(f"unsupported version {data['version']!r}; supported: 1", location=where)
+
+
+def trie_regex(words: list[str]) -> str:
+    """An alternation of ``words`` sharing common prefixes (much faster to search than a flat one)."""
+    tree: dict[str, Any] = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [(r"\s+" if char == " " else re.escape(char)) + emit(child)
+                    for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" in node:
+            return f"(?:{body})?"
+        return body
+
+    return emit(tree)

@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
+from carelm.core.rules import trie_regex
 from carelm.deid.base import DeidDoc, PhiSpan, Recognizer
 from carelm.deid.date_context import DateContext, DateLexicon, load_lexicon
-from carelm.deid.patterns import lower_view, trie_regex, word_regex
+from carelm.deid.patterns import lower_view, word_regex
 
 _MONTH_WORDS = ("jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun", "june", "jul",
                 "july", "aug", "august", "sep", "sept", "september", "oct", "october", "nov", "november", "dec",

@@ -16,25 +16,31 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from itertools import chain, compress
 
 from carelm.core.errors import ConfigError
-from carelm.deid.base import TOKEN_RE, DeidDoc
+from carelm.deid.base import TOKEN_RE, DeidDoc, token_offsets
 
 UNKNOWN, NAME, AMBIG, WORD, TYPO = 0, 1, 2, 3, 4
 LOWER_NOTE = 0.08
 LOWER_WORDS = 0.02
 TYPO_MIN_LENGTH = 5
+REMEMBERED_INFLECTIONS = 1 << 15
+SPLIT_CHARS = frozenset("-'/")
 SPLIT_RE = re.compile(r"[-'/]")
+SENTENCE_MARKS = (".", ":", ";", "!", "?")
 PREFIXES = ("re", "un", "non", "pre", "post", "dis", "hyper", "hypo", "de", "mis", "over", "under", "anti", "sub",
             "inter", "intra", "semi", "self", "trans", "peri")
 SUFFIXES = (("ing", ("", "e")), ("ed", ("", "e")), ("es", ("", "e")), ("s", ("",)), ("ly", ("", "le")),
             ("er", ("", "e")), ("ers", ("", "e")), ("ness", ("",)), ("ment", ("",)), ("ation", ("e", "")),
             ("ations", ("e", "")), ("ions", ("", "e")), ("ion", ("", "e")), ("al", ("", "e")), ("ic", ("", "y")),
             ("ist", ("y", "")), ("ists", ("y", "")), ("ity", ("", "e")), ("ive", ("e", "")), ("ous", ("", "e")))
+SUFFIX_ENDS = tuple(suffix for suffix, _ in SUFFIXES)
 RESOURCE_PACKAGE = ("resources", "deid")
 
 
@@ -101,6 +107,14 @@ class Lexicon:
     cities: frozenset[str]
     states: dict[str, str]
     deletes: frozenset[str]
+    listed: dict[str, int] = field(init=False, default_factory=dict, compare=False, repr=False)
+    inflections: set[str] = field(init=False, default_factory=set, compare=False, repr=False)  # see token_kind
+
+    def __post_init__(self) -> None:
+        # The kind of every listed word, worked out once: most words of a note are found here.
+        for word in self.first | self.last | self.words | self.not_names:
+            named = word in self.first or word in self.last
+            self.listed[word] = (AMBIG if named else WORD) if self.known(word) else NAME
 
     def known(self, word: str) -> bool:
         """True for a known English or clinical word."""
@@ -109,14 +123,34 @@ class Lexicon:
     def kind(self, word: str) -> int:
         """The kind of a lower-case word (a trailing possessive "'s" is ignored)."""
         word = word.removesuffix("'s").strip("'-")
-        named = word in self.first or word in self.last
-        if self.known(word):
-            return AMBIG if named else WORD
-        if named:
-            return NAME
+        listed = self.listed.get(word)
+        if listed is not None:
+            return listed
         if self.inflected(word):
             return WORD
         return TYPO if self.typo(word) else UNKNOWN
+
+    def token_kind(self, word: str) -> int:
+        """:meth:`kind` of a lower-case token of a note, with two shortcuts.
+
+        A token that does not start with a letter (a number, a punctuation mark) is never an inflection or a
+        near miss.  Inflections are remembered across notes (at most ``REMEMBERED_INFLECTIONS``): they derive from
+        known words, whereas unknown words and near misses, which may be rare names, are never kept.
+        """
+        stem = word.removesuffix("'s").strip("'-")
+        listed = self.listed.get(stem)
+        if listed is not None:
+            return listed
+        if not stem[:1].isalpha():
+            return UNKNOWN
+        if stem in self.inflections:
+            return WORD
+        if self.inflected(stem):
+            if len(self.inflections) >= REMEMBERED_INFLECTIONS:
+                self.inflections.clear()
+            self.inflections.add(stem)
+            return WORD
+        return TYPO if self.typo(stem) else UNKNOWN
 
     def typo(self, word: str) -> bool:
         """One insertion, deletion, substitution or transposition away from a known word."""
@@ -124,23 +158,27 @@ class Lexicon:
             return False
         if word in self.deletes:
             return True
-        shorter = [word[:i] + word[i + 1:] for i in range(len(word))]
-        return any(self.known(w) or w in self.deletes for w in shorter)
+        shorter = {word[:i] + word[i + 1:] for i in range(len(word))}
+        return not (shorter.isdisjoint(self.words) and shorter.isdisjoint(self.not_names)
+                    and shorter.isdisjoint(self.deletes))
 
     def inflected(self, word: str) -> bool:
         """True for an inflection or compound of known words ("suctioning", "tan-colored", "sxn'd")."""
+        if not SPLIT_CHARS.intersection(word):
+            return self._stem_known(word)
         parts = [p for p in SPLIT_RE.split(word) if len(p) > 1]
         if len(parts) > 1 or (parts and parts[0] != word):
             return all(self.known(p) or self._stem_known(p) for p in parts)
         return self._stem_known(word)
 
     def _stem_known(self, word: str) -> bool:
-        for prefix in PREFIXES:
+        # One startswith/endswith over all affixes first: most words have none (the loops are slow).
+        for prefix in PREFIXES if word.startswith(PREFIXES) else ():
             if word.startswith(prefix) and len(word) - len(prefix) >= 4:
                 rest = word[len(prefix):]
                 if self.known(rest) or self._stem_known(rest):
                     return True
-        for suffix, endings in SUFFIXES:
+        for suffix, endings in SUFFIXES if word.endswith(SUFFIX_ENDS) else ():
             if word.endswith(suffix) and len(word) - len(suffix) >= 3:
                 stem = word[: -len(suffix)]
                 if any(self.known(stem + e) for e in endings):
@@ -174,40 +212,74 @@ def deletions(words: Iterable[str]) -> Iterator[str]:
 
 
 class TokenView:
-    """Per-note facts about every token: lower-case text, lexicon kind, capitalisation, line breaks."""
+    """Per-note facts about every token, as parallel lists: offsets and text, lower-case text, lexicon kind,
+    capitalisation and line breaks.  Built once per note (:func:`token_view`) and shared by the recognizers."""
 
-    __slots__ = ("doc", "tokens", "low", "kind", "cap", "caseless", "newline_before", "lower_ok")
+    __slots__ = ("doc", "n", "starts", "ends", "texts", "low", "positions", "kind_of", "kind", "cap", "is_alpha",
+                 "is_upper", "caseless", "newline_before", "lower_ok")
 
     def __init__(self, doc: DeidDoc, lex: Lexicon):
         self.doc = doc
-        self.tokens = doc.tokens
-        text = doc.text
-        self.low = [t.text.lower() for t in self.tokens]
-        kinds: dict[str, int] = {}
-        self.kind = [kinds[w] if w in kinds else kinds.setdefault(w, lex.kind(w)) for w in self.low]
-        for i in range(len(self.tokens) - 1):
-            nxt = self.tokens[i + 1]
-            if nxt.start == self.tokens[i].end and nxt.text.isdigit() and lex.known(self.low[i] + nxt.text):
-                self.kind[i] = WORD
-        self.cap = [t.text[0].isupper() and (len(t.text) == 1 or not t.text.isupper()) for t in self.tokens]
-        self.newline_before = [i == 0 or "\n" in text[self.tokens[i - 1].end:t.start]
-                               for i, t in enumerate(self.tokens)]
-        self.caseless = doc.mostly_upper or self._title_ratio(False) < LOWER_NOTE
-        self.lower_ok = self.caseless or self._title_ratio(True) < LOWER_WORDS
+        self.texts, self.starts, self.ends = token_offsets(doc.text)
+        texts = self.texts
+        self.n = len(texts)
+        self.low = low = list(map(str.lower, texts))
+        self.positions: dict[str, list[int]] = {}
+        for i, word in enumerate(low):
+            self.positions.setdefault(word, []).append(i)
+        self.kind_of = {word: lex.token_kind(word) for word in self.positions}
+        self.kind = list(map(self.kind_of.__getitem__, low))
+        for i in self._glued_numbers():
+            if lex.known(low[i] + texts[i + 1]):
+                self.kind[i] = WORD  # "spo" in "SpO2" is part of a word
+        self.cap = [t[0].isupper() and (len(t) == 1 or not t.isupper()) for t in texts]
+        self.is_alpha = [t[0].isalpha() for t in texts]
+        self.is_upper = [len(t) > 1 and t.isupper() for t in texts]
+        line_starts = self._line_starts()
+        self.newline_before = [False] * self.n
+        for i in line_starts:
+            self.newline_before[i] = True
+        self.caseless, self.lower_ok = self._case_style(line_starts)
 
-    def _title_ratio(self, inside: bool) -> float:
-        """Share of capitalised words (of sentence-inner words when ``inside``)."""
-        count = title = 0
-        tokens = self.tokens
-        for i, tok in enumerate(tokens):
-            text = tok.text
-            if len(text) < 2 or not text[0].isalpha():
-                continue
-            if inside and (self.newline_before[i] or (i and tokens[i - 1].text in ".:;!?")):
-                continue
-            count += 1
-            title += text[0].isupper() and not text.isupper()
-        return title / count if count else 0.0
+    def at(self, words: Iterable[str]) -> list[int]:
+        """The tokens whose lower-case text is one of ``words``, in order."""
+        positions = self.positions
+        return sorted(chain.from_iterable(positions[word] for word in positions.keys() & words))
+
+    def _glued_numbers(self) -> list[int]:
+        """Tokens followed without a space by a number ("SpO2", "D5W")."""
+        starts, ends = self.starts, self.ends
+        numbers = chain.from_iterable(where for word, where in self.positions.items() if word.isdigit())
+        return [i - 1 for i in numbers if i and starts[i] == ends[i - 1]]
+
+    def _line_starts(self) -> list[int]:
+        """The tokens that start the note or a line."""
+        starts, text = self.starts, self.doc.text
+        found = [0] if self.n else []
+        # Only blanks lie between tokens, so a line break belongs to the gap before the first token after it.
+        newline = text.find("\n")
+        while newline >= 0:
+            i = bisect_left(starts, newline)
+            if i == self.n:
+                break
+            if i:
+                found.append(i)
+            newline = text.find("\n", starts[i])
+        return found
+
+    def _case_style(self, line_starts: list[int]) -> tuple[bool, bool]:
+        """``caseless``: the note is in capitals, or few of its words are capitalised; ``lower_ok``: caseless, or
+        very few words inside sentences are capitalised (the writer does not capitalise names).  Words have two
+        letters or more; a word's ``cap`` flag says it is capitalised."""
+        words = [alpha and len(text) > 1 for text, alpha in zip(self.texts, self.is_alpha, strict=True)]
+        count, title = sum(words), sum(compress(self.cap, words))
+        if self.doc.mostly_upper or _share(title, count) < LOWER_NOTE:
+            return True, True
+        after_marks = chain.from_iterable(self.positions.get(mark, ()) for mark in SENTENCE_MARKS)
+        for i in {*line_starts, *(i + 1 for i in after_marks if i + 1 < self.n)}:  # few: taken out one by one
+            count -= words[i]
+            title -= words[i] and self.cap[i]
+        return False, _share(title, count) < LOWER_WORDS
 
     def cased(self, i: int) -> bool:
         """Whether capitalisation tells something about token ``i``: a capitalised word outside all-capitals
@@ -218,12 +290,11 @@ class TokenView:
 
     def upper(self, i: int) -> bool:
         """True for a token written in capitals (two letters or more)."""
-        text = self.tokens[i].text
-        return len(text) > 1 and text.isupper()
+        return self.is_upper[i]
 
     def alpha(self, i: int) -> bool:
         """True when token ``i`` exists and starts with a letter."""
-        return 0 <= i < len(self.tokens) and self.tokens[i].text[0].isalpha()
+        return 0 <= i < self.n and self.is_alpha[i]
 
     def matches(self, i: int, index: dict[str, list[tuple[str, ...]]], size: int = 0) -> int:
         """Length in tokens of the longest phrase of ``index`` (of ``size`` tokens if given) at token ``i``."""
@@ -240,6 +311,38 @@ class TokenView:
             if start >= 0 and self.matches(start, index, size):
                 return size
         return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Triggers:
+    """Where a recognizer's rules may apply: at one of ``words``, or at a key of ``leads`` followed by one of its
+    words.  Rules look at few tokens of a note; the others need not be visited."""
+
+    words: frozenset[str]
+    leads: dict[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, indexes: Iterable[dict[str, list[tuple[str, ...]]]], words: Iterable[str] = (),
+           pairs: Iterable[tuple[str, str]] = ()) -> Triggers:
+        """The triggers of the phrases of ``indexes`` (the word of a one-word phrase, the first two words of a
+        longer one), of other single ``words`` and of other (word, next word) ``pairs``."""
+        phrases = [key for index in indexes for keys in index.values() for key in keys]
+        single = frozenset(words).union(key[0] for key in phrases if len(key) == 1)
+        leads: dict[str, set[str]] = {}
+        for first, second in [*pairs, *((key[0], key[1]) for key in phrases if len(key) > 1)]:
+            if first not in single:
+                leads.setdefault(first, set()).add(second)
+        return cls(single, {first: frozenset(seconds) for first, seconds in leads.items()})
+
+    def tokens(self, view: TokenView) -> list[int]:
+        """The tokens of ``view`` where a trigger stands (a lead followed by one of its words), not in order."""
+        low, leads = view.low, self.leads
+        led = [i for i in view.at(leads.keys()) if i + 1 < view.n and low[i + 1] in leads[low[i]]]
+        return view.at(self.words) + led
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
 
 
 def token_view(doc: DeidDoc) -> TokenView:

@@ -21,6 +21,7 @@ from carelm.deid.lexicon import (
     UNKNOWN,
     WORD,
     Lexicon,
+    Triggers,
     lexicon,
     load_context,
     phrase_index,
@@ -65,6 +66,11 @@ class PlaceContext:
         self.states = lex.states
         self.state_names = phrase_index(sorted(set(lex.states.values())))
         self.countries = phrase_index(sorted(read_list("countries.txt", phrases=True)))
+        # Where the rules of _PlaceFinder.run may apply.
+        self.triggers = Triggers.of(
+            (self.hospital_heads, self.location_heads, self.movement_verbs, self.residence_cues, self.countries,
+             self.cities),
+            words=self.saints | self.facility_words | self.movement_preps | UNKNOWN_PLACE_PREPS | FACILITY_PREPS)
 
 
 class _PlaceFinder(PlaceRules):
@@ -134,9 +140,14 @@ class _PlaceFinder(PlaceRules):
             return
         department = i + 1 < self.n and v.low[i + 1] in DEPARTMENTS and not v.newline_before[i + 1]
         if department:
-            for k in range(self.n):
-                if self.text(k) == self.text(i):
-                    self.add(k, k + 1, "HOSPITAL", SCORES["HOSPITAL"])
+            self.hospital_everywhere(i)
+
+    def hospital_everywhere(self, i: int) -> None:
+        """Mark token ``i`` and every other token written the same way as a hospital."""
+        text = self.text(i)
+        for k in self.v.positions[self.v.low[i]]:
+            if self.text(k) == text:
+                self.add(k, k + 1, "HOSPITAL", SCORES["HOSPITAL"])
 
     def unknown_place(self, j: int) -> None:
         """A capitalised word known neither as a word nor as a name after "in", "from", "at" in a mixed-case
@@ -158,9 +169,7 @@ class _PlaceFinder(PlaceRules):
             return
         if v.kind[j] != UNKNOWN or v.low[j] in self.ctx.known_places or self.text(j + 1)[:1].isdigit():
             return
-        for k in range(self.n):
-            if self.text(k) == self.text(j):
-                self.add(k, k + 1, "HOSPITAL", SCORES["HOSPITAL"])
+        self.hospital_everywhere(j)
 
     def dwelling(self, i: int) -> None:
         """A named person's home as a place: "staying at Ann Lee's house"."""
@@ -184,7 +193,7 @@ class _PlaceFinder(PlaceRules):
         """A floor or unit number after a name ("Smith 2", "Smith2"), not a dose ("MSO4 2MG")."""
         text = self.text(k)
         return text.isdigit() and len(text) <= 2 and not self.v.alpha(k + 1) or (
-            text.isdigit() and len(text) <= 2 and self.v.tokens[k + 1].start > self.v.tokens[k].end)
+            text.isdigit() and len(text) <= 2 and self.v.starts[k + 1] > self.v.ends[k])
 
     def residence(self, i: int, size: int) -> None:
         """A town after a residence cue: "lives in X", "daughter flying in from X"."""
@@ -228,11 +237,25 @@ class _PlaceFinder(PlaceRules):
                 self.add(start, i - 1, "CITY", GAZETTEER)
         return i + size
 
+    def candidates(self) -> list[int]:
+        """The tokens at which some rule of :meth:`run` may apply, in order: context words, the first words of
+        facility, place and cue phrases, a possessive before a dwelling, a word before a department.  Most tokens
+        of a note are none of these."""
+        v, ctx, low = self.v, self.ctx, self.v.low
+        found = ctx.triggers.tokens(v)
+        found += [i - 1 for i in v.at(DWELLINGS) if i and low[i - 1].endswith("'s")]
+        found += [i - 1 for i in v.at(DEPARTMENTS) if i]  # an abbreviation before a department
+        return sorted(set(found))
+
     def run(self) -> list[PhiSpan]:
-        """Apply every rule at every token; returns the place spans, one per place and type."""
+        """Apply every rule at every token where one may apply; returns the place spans, one per place and type.
+        A country or city found at a token is passed over whole.  A rule added here needs its tokens in
+        :meth:`candidates`."""
         v, ctx = self.v, self.ctx
-        i = 0
-        while i < self.n:
+        resume = 0
+        for i in self.candidates():
+            if i < resume:
+                continue
             low = v.low[i]
             self.heads(i)
             if low in ctx.saints:
@@ -258,7 +281,7 @@ class _PlaceFinder(PlaceRules):
                 self.facility_abbreviation(i + 1)
             end = self.country(i) if v.alpha(i) else 0
             end = end or (self.gazetteer(i) if v.alpha(i) else 0)
-            i = max(end, i + 1)
+            resume = max(end, i + 1)
         return unique(self.spans)
 
 

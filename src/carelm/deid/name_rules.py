@@ -29,13 +29,13 @@ class NameRules:
 
     def __init__(self, view: TokenView, ctx: NameContext, lex: Lexicon):
         self.v, self.ctx, self.lex = view, ctx, lex
-        self.n = len(view.tokens)
+        self.n = view.n
         self.found: dict[int, float] = {}
         self.parts: list[PhiSpan] = []
 
     def text(self, i: int) -> str:
         """The text of token ``i`` ("" outside the note)."""
-        return self.v.tokens[i].text if 0 <= i < self.n else ""
+        return self.v.texts[i] if 0 <= i < self.n else ""
 
     def take(self, start: int, end: int, score: float) -> None:
         """Mark tokens [start, end) as a name with ``score``."""
@@ -109,12 +109,12 @@ class NameRules:
 
     def wide_gap(self, k: int) -> bool:
         """True when token ``k`` is set apart from the one before it by a tab or several spaces (columns)."""
-        gap = self.v.doc.text[self.v.tokens[k - 1].end:self.v.tokens[k].start]
+        gap = self.v.doc.text[self.v.ends[k - 1]:self.v.starts[k]]
         return "\t" in gap or "   " in gap
 
     def glued_digit(self, k: int) -> bool:
         """True when a digit follows token ``k`` without a space ("SpO2", "D5W")."""
-        return k + 1 < self.n and self.v.tokens[k + 1].start == self.v.tokens[k].end and self.text(k + 1)[0].isdigit()
+        return k + 1 < self.n and self.v.starts[k + 1] == self.v.ends[k] and self.text(k + 1)[0].isdigit()
 
     def confirmed(self, k: int) -> bool:
         """True when token ``k`` is followed by a credential or a clinician cue ("RRT", ", MD", "aware")."""
@@ -153,7 +153,7 @@ class NameRules:
         """A single-letter initial followed by a period ("J."), not glued to a word or number before it."""
         if not self.chained_initial(i):
             return False
-        start = self.v.tokens[i].start
+        start = self.v.starts[i]
         return start == 0 or self.v.doc.text[start - 1] in INITIAL_BEFORE
 
     def chained_initial(self, i: int) -> bool:
@@ -186,7 +186,7 @@ class NameRules:
         k = j + 1
         if len(self.text(j)) != 1 or not self.v.alpha(j) or k >= self.n or self.v.newline_before[k]:
             return False
-        if self.v.tokens[k].start != self.v.tokens[j].end + 1 or self.v.low[j] in SIDES | self.ctx.function_words:
+        if self.v.starts[k] != self.v.ends[j] + 1 or self.v.low[j] in SIDES | self.ctx.function_words:
             return False
         return self.v.kind[k] == NAME or (self.v.kind[k] == AMBIG and self.stem(k) in self.lex.last
                                           and self.v.low[k] not in self.ctx.function_words)
@@ -280,9 +280,8 @@ class NameRules:
 
     def glued(self, i: int) -> None:
         """Hyphen-glued context and name: "DAUGHTER-KRISSY", "REASSON-DR. SMITH", "CARAFATE-W. JONES"."""
-        tok = self.v.tokens[i]
-        parts = tok.text.split("-")
-        offset = tok.start
+        parts = self.v.texts[i].split("-")
+        offset = self.v.starts[i]
         for n, part in enumerate(parts[:-1]):
             offset += len(part) + 1
             nxt = parts[n + 1]
@@ -299,4 +298,4 @@ class NameRules:
             self.named(i + 2 if self.text(i + 1) == "." else i + 1, STRONG)
         elif len(last) == 1 and last.isalpha() and self.text(i + 1) == "." and self.surname(i + 2, 1):
             self.take(i + 2, i + 3, SCORES[MEDIUM])
-            self.parts.append(PhiSpan(tok.end - 1, tok.end, "NAME", SCORES[MEDIUM], "names"))
+            self.parts.append(PhiSpan(self.v.ends[i] - 1, self.v.ends[i], "NAME", SCORES[MEDIUM], "names"))

@@ -10,7 +10,17 @@ The rules themselves are data (``resources/deid/name_context.json``).
 from __future__ import annotations
 
 from carelm.deid.base import DeidDoc, PhiSpan, Recognizer
-from carelm.deid.lexicon import Lexicon, TokenView, lexicon, load_context, phrase_index, phrase_key, token_view
+from carelm.deid.lexicon import (
+    NAME,
+    Lexicon,
+    TokenView,
+    Triggers,
+    lexicon,
+    load_context,
+    phrase_index,
+    phrase_key,
+    token_view,
+)
 from carelm.deid.name_rules import DICTIONARY, MEDIUM, RELATION, SCORES, STRONG, WEAK, NameRules
 
 CONTEXT_FILE = "name_context.json"
@@ -18,6 +28,9 @@ PHONE_LEAD = frozenset("#:(=")
 PHONE_GLUE = frozenset("()-.")
 PHONE_SHAPES = frozenset({(3, 3, 4), (3, 4), (10,), (7,)})
 PHONE_SHAPES_ALONE = frozenset({(3, 3, 4), (10,)})
+PHONE_OPENINGS = frozenset(shape[0] for shape in PHONE_SHAPES_ALONE)  # digits of a number opening a phone number
+RELATION_OPENERS = ("(", ",")  # before a relation word: "Hank Smith (son)", "Mary Jones, daughter"
+INTRODUCTION, INTRODUCED = "is", ("a", "an")  # "Jane Doe is a 70 yo ..."
 CONTEXT_KEYS = frozenset({
     "titles", "weak_titles", "relations", "relations_after", "roles", "patient_words", "period_abbreviations",
     "credentials", "comma_credentials", "phone_words",
@@ -49,6 +62,12 @@ class NameContext:
         single = {p for key in ("relations", "roles") for p in data[key] if len(phrase_key(p)) == 1}
         self.context_words = (frozenset(single) | self.titles | self.credentials | self.comma_credentials
                               | self.patient_words)
+        # Where the rules of _NameFinder.run may apply; "(" may open a phone number or a relation ("(son)").
+        self.triggers = Triggers.of(
+            (self.relations, self.roles, self.cues_before, self.cues_after),
+            words=(*self.titles, *self.credentials, *self.comma_credentials, *self.phone_words, *self.patient_words,
+                   "("),
+            pairs=[(INTRODUCTION, word) for word in INTRODUCED])
 
 
 class _NameFinder(NameRules):
@@ -126,12 +145,12 @@ class _NameFinder(NameRules):
     def relation_after(self, i: int) -> None:
         """Names before "(son)" or ", daughter": "Hank Smith (son)"."""
         size = self.v.matches(i + 1, self.ctx.relations_after)
-        if size and self.text(i) in ("(", ",") and i > 0 and self.ok(i - 1, RELATION):
+        if size and self.text(i) in RELATION_OPENERS and i > 0 and self.ok(i - 1, RELATION):
             self.take(self.left(i - 1), i, SCORES[RELATION])
 
     def introduction(self, i: int) -> None:
         """The patient named before "is a 70 yo ..."."""
-        if self.v.low[i + 1:i + 2] in (["a"], ["an"]) and self.text(i + 2).isdigit() and self.ok(i - 1, WEAK):
+        if self.text(i + 1).lower() in INTRODUCED and self.text(i + 2).isdigit() and self.ok(i - 1, WEAK):
             self.take(self.left(i - 1), i, SCORES[WEAK])
 
     def patient_named(self, i: int) -> None:
@@ -164,15 +183,32 @@ class _NameFinder(NameRules):
         if 2 <= len(names) <= 4 and len(words) <= 5 and all(self.ok(i, MEDIUM) for i in names):
             self.take(names[0], names[-1] + 1, SCORES[MEDIUM])
 
-    def run(self) -> dict[int, float]:
-        """Apply every rule at every token, then the signature rule; returns token index -> score."""
+    def candidates(self) -> list[int]:
+        """The tokens at which some rule of :meth:`run` may apply, in order: context words and phrases, hyphenated
+        words, dictionary names, numbers that may open a phone number, a comma before a relation, initials.  Most
+        tokens of a note are none of these."""
         v, ctx = self.v, self.ctx
-        for i, low in enumerate(v.low):
+        low, texts = v.low, v.texts
+        words = v.positions.keys()
+        found = ctx.triggers.tokens(v)
+        found += v.at(w for w in words if "-" in w or v.kind_of[w] == NAME)  # glued context, dictionary names
+        numbers = (w for w in words if w.isdigit() and len(w) in PHONE_OPENINGS)
+        found += [i for i in v.at(numbers) if v.alpha(i - 1)]  # a phone number after its owner's name
+        found += [i - 1 for i in v.at(ctx.relations_after.keys()) if i and low[i - 1] in RELATION_OPENERS]
+        found += [i - 1 for i in v.at((".",)) if i and len(texts[i - 1]) == 1]  # initials
+        return sorted(set(found))
+
+    def run(self) -> dict[int, float]:
+        """Apply every rule at every token where one may apply, then the signature rule; returns token index ->
+        score.  A rule added here needs its tokens in :meth:`candidates`."""
+        v, ctx = self.v, self.ctx
+        for i in self.candidates():
+            low = v.low[i]
             if "-" in low:
                 self.glued(i)
             if low in ctx.titles:
                 self.title(i)
-            glued_to_number = i > 0 and v.tokens[i - 1].end == v.tokens[i].start and self.text(i - 1).isdigit()
+            glued_to_number = i > 0 and v.ends[i - 1] == v.starts[i] and self.text(i - 1).isdigit()
             for index, level in ((ctx.relations, RELATION), (ctx.roles, MEDIUM), (ctx.cues_before, WEAK)):
                 size = v.matches(i, index)
                 if size and not glued_to_number:
@@ -183,9 +219,9 @@ class _NameFinder(NameRules):
                 self.cue_after(i)
             elif low in ctx.phone_words or low == "(" or (low[0].isdigit() and v.alpha(i - 1)):
                 self.phone_owner(i)
-            if low in ("(", ","):
+            if low in RELATION_OPENERS:
                 self.relation_after(i)
-            if low == "is":
+            if low == INTRODUCTION:
                 self.introduction(i)
             if low in ctx.patient_words:
                 self.patient_named(i)
@@ -200,12 +236,11 @@ def spans_from_tokens(view: TokenView, found: dict[int, float], phi_type: str, s
     """Join runs of consecutive marked tokens into spans scored by their best token."""
     spans: list[PhiSpan] = []
     for i in sorted(found):
-        tok = view.tokens[i]
-        if spans and i - 1 in found and spans[-1].end == view.tokens[i - 1].end and not view.newline_before[i]:
-            spans[-1].end = tok.end
+        if spans and i - 1 in found and spans[-1].end == view.ends[i - 1] and not view.newline_before[i]:
+            spans[-1].end = view.ends[i]
             spans[-1].score = max(spans[-1].score, found[i])
         else:
-            spans.append(PhiSpan(tok.start, tok.end, phi_type, found[i], source))
+            spans.append(PhiSpan(view.starts[i], view.ends[i], phi_type, found[i], source))
     return spans
 
 

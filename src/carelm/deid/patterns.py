@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from carelm.core.errors import ConfigError
-from carelm.core.rules import check_fields, load_json_rules
+from carelm.core.rules import check_fields, load_json_rules, trie_regex
 from carelm.deid.address_blocks import extend_addresses
 from carelm.deid.base import PHI_TYPES, DeidDoc, PhiSpan, Recognizer
 
@@ -176,28 +176,6 @@ def load_rules(path: str | Path | None = None) -> list[PatternRule]:
     if len(set(names)) != len(names):
         raise ConfigError("pattern names must be unique", location=where)
     return rules
-
-
-def trie_regex(words: list[str]) -> str:
-    """An alternation of ``words`` sharing common prefixes (much faster to search than a flat one)."""
-    tree: dict[str, Any] = {}
-    for word in words:
-        node = tree
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}
-
-    def emit(node: dict[str, Any]) -> str:
-        branches = [(r"\s+" if char == " " else re.escape(char)) + emit(child)
-                    for char, child in sorted(node.items()) if char]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if "" in node:
-            return f"(?:{body})?"
-        return body
-
-    return emit(tree)
 
 
 def word_regex(words: list[str] | tuple[str, ...]) -> re.Pattern[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 from carelm.deid.base import PhiSpan
@@ -26,21 +27,21 @@ class PlaceRules:
 
     def __init__(self, view: TokenView, ctx: PlaceContext, lex: Lexicon):
         self.v, self.ctx, self.lex = view, ctx, lex
-        self.n = len(view.tokens)
+        self.n = view.n
         self.spans: list[PhiSpan] = []
+        self.verb_heads = view.at(ctx.movement_verbs.keys())  # where a movement verb may start
 
     def text(self, i: int) -> str:
         """The text of token ``i`` ("" outside the note)."""
-        return self.v.tokens[i].text if 0 <= i < self.n else ""
+        return self.v.texts[i] if 0 <= i < self.n else ""
 
     def add(self, start: int, end: int, kind: str, score: float) -> None:
         """Record tokens [start, end) as a place of ``kind``."""
         end = min(end, self.n)
-        if 0 < end < self.n and self.v.tokens[end].start == self.v.tokens[end - 1].end and self.text(end).isdigit():
+        if 0 < end < self.n and self.v.starts[end] == self.v.ends[end - 1] and self.text(end).isdigit():
             end += 1
         if start < end:
-            tokens = self.v.tokens
-            self.spans.append(PhiSpan(tokens[start].start, tokens[end - 1].end, kind, score, "locations"))
+            self.spans.append(PhiSpan(self.v.starts[start], self.v.ends[end - 1], kind, score, "locations"))
 
     def cased(self, i: int) -> bool:
         """See :meth:`TokenView.cased`."""
@@ -163,8 +164,12 @@ class PlaceRules:
 
     def verb_before(self, i: int) -> str | None:
         """The movement verb within reach before the preposition at ``i`` (same line), if any."""
+        nearest = bisect_left(self.verb_heads, i) - 1
+        if nearest < 0 or self.verb_heads[nearest] < i - VERB_REACH:
+            return None
+        verbs = self.ctx.movement_verbs
         for k in range(i - 1, max(i - 1 - VERB_REACH, -1), -1):
-            if self.v.matches(k, self.ctx.movement_verbs):
+            if self.v.low[k] in verbs and self.v.matches(k, verbs):
                 return self.v.low[k]
             if self.v.newline_before[k] or self.text(k) in ".;:":
                 break

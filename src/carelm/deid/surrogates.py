@@ -16,6 +16,7 @@ import hmac
 import random
 import re
 import string
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,7 @@ _HANDLERS = {"NAME": "_name", "DATE": "_date", "AGE": "_age", "EMAIL": "_email",
              "HOSPITAL": "_hospital", "IP": "_ip", "PHONE": "_phone", "FAX": "_phone"}
 
 Pick = Callable[[random.Random], str]
+_FAKERS = threading.local()
 
 
 class SurrogateMaker:
@@ -74,7 +76,6 @@ class SurrogateMaker:
         self.date_offset_days = date_offset_days
         self._made: dict[tuple[str, str], str] = {}
         self._parts: dict[tuple[str, str], str] = {}
-        self._faker: faker.Faker | None = None
 
     def surrogate(self, phi_type: str, original: str) -> str:
         """The surrogate for ``original`` of ``phi_type`` (one of ``PHI_TYPES``), the same every time."""
@@ -132,11 +133,15 @@ class SurrogateMaker:
             self._parts[key] = self._draw(kind, norm, pick, norm)
         return self._parts[key]
 
-    def _fake(self, rng: random.Random) -> faker.Faker:
-        if self._faker is None:
-            self._faker = faker.Faker("en_US")
-        self._faker.seed_instance(rng.getrandbits(64))
-        return self._faker
+    @staticmethod
+    def _fake(rng: random.Random) -> faker.Faker:
+        """This thread's Faker, seeded from ``rng``: making one takes milliseconds, so every maker shares it, and
+        once seeded what it draws depends on the seed alone."""
+        fake = getattr(_FAKERS, "faker", None)
+        if fake is None:
+            fake = _FAKERS.faker = faker.Faker("en_US")
+        fake.seed_instance(rng.getrandbits(64))
+        return fake
 
     def _name(self, text: str) -> str:
         words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]

@@ -124,8 +124,10 @@ class _Index:
     def __init__(self) -> None:
         self.terms: dict[str, int] = {}
         self.prefixes: set[str] = set()
+        self.firsts: set[str] = set()
 
     def add(self, keys: list[str], entry: int) -> None:
+        self.firsts.add(keys[0])
         for end in range(1, len(keys)):
             self.prefixes.add(" ".join(keys[:end]))
         self.terms.setdefault(" ".join(keys), entry)
@@ -222,26 +224,32 @@ class TermMatcher(Stage):
         matches = list(TOKEN.finditer(text))
         raw = [match.group() for match in matches]
         keys = [self._key(token) for token in raw]
+        exact, folded = self._exact.firsts, self._folded.firsts
+        # Only a token that begins some term can begin a match: the others are passed over.
+        starts = [i for i, (word, key) in enumerate(zip(raw, keys, strict=True)) if word in exact or key in folded]
         spans: list[Span] = []
-        position = 0
-        while position < len(keys):
-            best = self._best(text, matches, raw, keys, position)
-            if best is None:
-                position += 1
+        end = 0
+        for start in starts:
+            if start < end:
                 continue
-            end, entry = best
-            label, attributes, _ = self._entries[entry]
-            start_char, end_char = matches[position].start(), matches[end - 1].end()
-            spans.append(Span(start_char, end_char, label, dict(attributes), stage=self.name))
-            position = end
+            best = self._best(text, matches, raw, keys, start)
+            if best is not None:
+                end, entry = best
+                label, attributes, _ = self._entries[entry]
+                start_char, end_char = matches[start].start(), matches[end - 1].end()
+                spans.append(Span(start_char, end_char, label, dict(attributes), stage=self.name))
         return spans
 
     def _best(self, text: str, matches: list, raw: list[str], keys: list[str], position: int) -> tuple[int, int] | None:
-        candidates = [self._exact.longest(raw, position), self._folded.longest(keys, position)]
-        found = [c for c in candidates if c is not None and self._allowed(text, matches[c[0] - 1].end(), c[1])]
-        if not found:
-            return None
-        return min(found, key=lambda c: (-c[0], c[1]))
+        """(end token, entry) of the longest allowed term at ``position``; of two as long, the first entry."""
+        best = None
+        for index, tokens in ((self._exact, raw), (self._folded, keys)):
+            found = index.longest(tokens, position)
+            if found is None or not self._allowed(text, matches[found[0] - 1].end(), found[1]):
+                continue
+            if best is None or (-found[0], found[1]) < (-best[0], best[1]):
+                best = found
+        return best
 
     def _allowed(self, text: str, end: int, entry: int) -> bool:
         banned = self._entries[entry][2]
