@@ -9,6 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
+try:  # usearch's and onnxruntime's native libraries crash a process that loads onnxruntime second
+    import onnxruntime  # noqa: F401
+except ImportError:
+    pass
+
 from carelm.core.settings import Settings, get_settings
 from carelm.service.context import Context
 from carelm.store.store import Store

@@ -32,9 +32,13 @@ def test_every_command_that_touches_the_database_takes_db():
     commands = typer.main.get_command(app).commands
     assert {"init", "ingest", "process", "show", "serve", "demo"} <= set(commands)
     for name, command in commands.items():
-        if name not in ("synth", "stages", "deid", "extract", "resources"):
-            options = {opt for param in command.params for opt in param.opts}
-            assert "--db" in options, f"{name} lacks --db"
+        if name in ("synth", "stages", "deid", "extract", "resources"):
+            continue
+        for path, leaf in [(f"{name} {sub}", c) for sub, c in getattr(command, "commands", {}).items()] or [
+            (name, command)
+        ]:
+            options = {opt for param in leaf.params for opt in param.opts}
+            assert "--db" in options, f"{path} lacks --db"
 
 
 def test_init_ingest_process_show(env):

@@ -15,8 +15,10 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 def test_every_command_is_documented():
     text = (DOCS / "cli.md").read_text(encoding="utf-8")
-    for name in typer.main.get_command(app).commands:
+    for name, command in typer.main.get_command(app).commands.items():
         assert f"`carelm {name}" in text, f"docs/cli.md does not describe `carelm {name}`"
+        for sub in getattr(command, "commands", {}):
+            assert f"`carelm {name} {sub}" in text, f"docs/cli.md does not describe `carelm {name} {sub}`"
 
 
 def test_every_setting_is_documented():

@@ -357,6 +357,7 @@ def test_builtin_stage_names_snapshot() -> None:
         "carelm.context.v1",
         "carelm.deid.v1",
         "carelm.icd10.v1",
+        "carelm.ner.v1",
         "carelm.normalize.v1",
         "carelm.sections.v1",
         "carelm.sentences.v1",

@@ -18,6 +18,8 @@ from carelm.api.schemas import (
     ExtractResponse,
     Health,
     IngestResult,
+    PredictRequest,
+    PredictResponse,
     RecordDetail,
     RecordPage,
     RecordSummary,
@@ -27,7 +29,7 @@ from carelm.api.schemas import (
 from carelm.core.errors import InputError, PayloadTooLarge
 from carelm.core.pipeline import Pipeline
 from carelm.core.settings import Settings
-from carelm.service import deid, extract, ingest, records
+from carelm.service import deid, extract, ingest, lab, records
 from carelm.service.context import Context
 from carelm.service.process import attach_data_resources
 from carelm.store import db
@@ -154,6 +156,19 @@ def _add_routes(app: FastAPI) -> None:
     def reidentify(note_id: str, body: ReidentifyRequest, ctx: ContextDep) -> ReidentifyResponse:
         """Rebuild a stored note's real text from its surrogates; needs a purpose and is audited."""
         return ReidentifyResponse(**deid.reidentify_note(ctx, note_id, body.purpose))
+
+    @app.post("/v1/models/{name}/predict", response_model=PredictResponse, tags=["models"])
+    def predict(name: str, body: PredictRequest, ctx: ContextDep) -> PredictResponse:
+        """Labels and scores (classifier) or entity mentions (tagger) of a registered model for each text."""
+        total = sum(len(text.encode()) for text in body.texts)
+        if total > ctx.settings.max_request_bytes:
+            raise PayloadTooLarge(f"texts are larger than {ctx.settings.max_request_bytes} bytes", location="texts")
+        reference = name if body.version is None else f"{name}:{body.version}"
+        resolved = lab.resolve_registered(ctx, reference)
+        predictor = lab.predictor_for(ctx, reference, body.backend)
+        ctx.store.audit.record(ctx.actor, "predict", "model", resolved.id, details={"texts": len(body.texts)})
+        return PredictResponse(model=resolved.name, version=resolved.version, task=predictor.card.task,
+                               predictions=predictor.predict(body.texts))
 
     @app.get("/v1/records/{record_id}", response_model=RecordDetail, tags=["records"])
     def get_record(record_id: str, ctx: ContextDep) -> RecordDetail:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from carelm.store.views import StoredNote, StoredRecord
 
@@ -177,6 +177,44 @@ class ExtractResponse(BaseModel):
 
     id: str | int | None
     mentions: list[ExtractMention]
+
+
+class PredictRequest(BaseModel):
+    """Texts for a registered classifier or tagger (at most 256 per request)."""
+
+    model_config = {"extra": "forbid"}
+
+    texts: list[str] = Field(min_length=1, max_length=256)
+    version: int | None = Field(default=None, ge=1, description="Registry version (default: the latest).")
+    backend: Literal["torch", "onnx"] = "torch"
+
+
+class PredictedMention(BaseModel):
+    """An entity found by a tagger; offsets into the request text (end exclusive)."""
+
+    start: int
+    end: int
+    text: str
+    type: str
+    score: float
+
+
+class Prediction(BaseModel):
+    """A classifier's label(s) and per-label scores, or a tagger's mentions."""
+
+    label: str | None = None
+    labels: list[str] | None = None
+    scores: dict[str, float] | None = None
+    mentions: list[PredictedMention] | None = None
+
+
+class PredictResponse(BaseModel):
+    """One prediction per request text, in order."""
+
+    model: str
+    version: int | None
+    task: str
+    predictions: list[Prediction]
 
 
 def vars_of(obj: Any) -> dict[str, Any]:

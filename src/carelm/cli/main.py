@@ -11,6 +11,7 @@ import typer
 
 from carelm.cli import deid as deid_commands
 from carelm.cli import extract as extract_commands
+from carelm.cli import lab as lab_commands
 from carelm.cli import resources as resource_commands
 from carelm.cli.common import DbOption, console, handle_errors, make_context, progress_bar
 from carelm.cli.render import print_record, print_summary
@@ -177,3 +178,4 @@ def stages() -> None:
 deid_commands.register(app)
 resource_commands.register(app)
 extract_commands.register(app)
+lab_commands.register(app)

@@ -30,6 +30,21 @@ KIND = "carelm-icd10-index"
 _OVERFETCH = 4
 
 
+def usearch_index() -> Any:
+    """usearch's ``Index`` class, with ONNX Runtime (when installed) loaded first.
+
+    The native libraries bundled by usearch and onnxruntime clash when onnxruntime is loaded second in the
+    same process (the interpreter crashes); loaded in this order, both work.
+    """
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        pass
+    from usearch.index import Index
+
+    return Index
+
+
 def default_codes() -> list[str]:
     """Every billable ICD-10-CM code, in code order (a coder assigns billable codes, not their categories)."""
     import simple_icd_10_cm as icd
@@ -87,7 +102,7 @@ def build_index(
     ``encoder`` is a tuned model folder (default the packaged MiniLM); it is copied into the index.
     ``progress`` is called with the number of rows embedded so far.  Returns the manifest.
     """
-    from usearch.index import Index
+    Index = usearch_index()
 
     from carelm.coding.encoder import DIMENSIONS, encode
 
@@ -174,7 +189,7 @@ class IcdIndex:
     @classmethod
     def load(cls, path: str | Path) -> IcdIndex:
         """Load an index folder written by :func:`build_index`; a missing or broken one is a ConfigError."""
-        from usearch.index import Index
+        Index = usearch_index()
 
         folder = Path(path)
         if not cls.exists(folder):

@@ -27,6 +27,7 @@ BUILTIN_STAGE_MODULES = (
     "carelm.extract.assertion",
     "carelm.deid.stage",
     "carelm.coding.icd10",
+    "carelm.lab.stage",
 )
 
 

@@ -1,0 +1,199 @@
+"""Text classification (single- or multi-label) on a transformers encoder.
+
+:func:`train_classifier` fine-tunes a base (MiniLM by default) on :class:`carelm.lab.data.ClassifyExample`
+items, early-stopping on macro-F1 of a dev split, and writes a carelm model folder.  :func:`predict_texts`
+gives each text its label (or labels) and the score of every label; it serves ``carelm predict``,
+``carelm eval``, distillation and the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from carelm.core.errors import ConfigError
+from carelm.lab.modeling import ModelCard, build_model, load_tokenizer, resolve_base
+from carelm.lab.trainer import TrainConfig, Trainer, TrainResult, train_and_save
+
+AUTO_CLASS = "AutoModelForSequenceClassification"
+THRESHOLD = 0.5  # multi-label: a label is predicted when its sigmoid score reaches this
+
+
+
+
+def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[dict[str, list[int]]]:
+    """Token ids and attention masks of ``texts``, truncated to ``max_length``."""
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    return [
+        {"input_ids": ids, "attention_mask": mask}
+        for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"], strict=True)
+    ]
+
+
+def pad(items: list[dict], pad_id: int) -> dict[str, Any]:
+    """Pad ``input_ids``/``attention_mask`` (and any ``labels``) of ``items`` into tensors."""
+    import torch
+
+    width = max(len(item["input_ids"]) for item in items)
+    batch = {
+        "input_ids": torch.tensor([item["input_ids"] + [pad_id] * (width - len(item["input_ids"])) for item in items]),
+        "attention_mask": torch.tensor(
+            [item["attention_mask"] + [0] * (width - len(item["attention_mask"])) for item in items]
+        ),
+    }
+    if "labels" in items[0]:
+        labels = [item["labels"] for item in items]
+        if isinstance(labels[0], list) and len(labels[0]) and isinstance(labels[0][0], float):
+            batch["labels"] = torch.tensor(labels, dtype=torch.float32)
+        elif isinstance(labels[0], list):
+            batch["labels"] = torch.tensor([row + [-100] * (width - len(row)) for row in labels])
+        else:
+            batch["labels"] = torch.tensor(labels)
+    return batch
+
+
+def train_classifier(
+    train: Sequence[Any],
+    out_dir: Path,
+    *,
+    base: str | Path | None = None,
+    config: TrainConfig | None = None,
+    dev: Sequence[Any] | None = None,
+    progress: Callable[[int, int, float, float], None] | None = None,
+    resume: bool = True,
+) -> TrainResult:
+    """Fine-tune a classifier on ``train`` (``ClassifyExample``s); ``dev`` defaults to a split of ``train``."""
+    from carelm.lab.data import is_multilabel, label_set, split_examples
+
+    config = config or TrainConfig()
+    if dev is None and config.dev_fraction > 0:
+        train, dev = split_examples(list(train), config.dev_fraction, config.seed)
+    labels = label_set(list(train) + list(dev or []))
+    if len(labels) < 2:
+        raise ConfigError("classification needs at least two labels in the training data")
+    multilabel = is_multilabel(list(train) + list(dev or []))
+    resolved = resolve_base(base)
+    tokenizer = load_tokenizer(resolved.tokenizer)
+    model = build_model(
+        resolved,
+        AUTO_CLASS,
+        config.seed,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        problem_type="multi_label_classification" if multilabel else "single_label_classification",
+    )
+    card = ModelCard("classify", labels, multilabel, config.max_length, resolved.name, config.to_dict())
+    items = with_labels(encode(tokenizer, [e.text for e in train], config.max_length), train, labels, multilabel)
+
+    def evaluate(model: Any) -> dict[str, Any]:
+        return score(model, tokenizer, card, dev or [])
+
+    trainer = Trainer(
+        model,
+        config,
+        Path(out_dir),
+        lambda batch: pad(batch, tokenizer.pad_token_id),
+        evaluate if dev else None,
+        metric="macro_f1",
+        greater_is_better=True,
+        progress=progress,
+    )
+    return train_and_save(
+        trainer,
+        items,
+        tokenizer=tokenizer,
+        card=card,
+        resume=resume,
+        counts=(len(train), len(dev or [])),
+    )
+
+
+def with_labels(items: list[dict], examples: Sequence[Any], labels: list[str], multilabel: bool) -> list[dict]:
+    index = {label: i for i, label in enumerate(labels)}
+    for item, example in zip(items, examples, strict=True):
+        if multilabel:
+            item["labels"] = [1.0 if label in example.labels else 0.0 for label in labels]
+        else:
+            item["labels"] = index[example.labels[0]]
+    return items
+
+
+def logits_of(model: Any, tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int = 32) -> Any:
+    """The ``(n, labels)`` logits of ``texts`` as a numpy array."""
+    import numpy as np
+    import torch
+
+    rows = []
+    encoded = encode(tokenizer, texts, max_length)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]["input_ids"]))
+    with torch.inference_mode():
+        for first in range(0, len(order), batch_size):
+            chunk = order[first : first + batch_size]
+            batch = pad([encoded[i] for i in chunk], tokenizer.pad_token_id)
+            rows.append((chunk, model(**batch).logits.float().numpy()))
+    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    for chunk, values in rows:
+        out[chunk] = values
+    return out
+
+
+def scores_of(logits: Any, multilabel: bool) -> Any:
+    """Probabilities from logits: sigmoid per label (multi-label) or softmax over labels."""
+    import numpy as np
+
+    if multilabel:
+        return 1.0 / (1.0 + np.exp(-logits))
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def decide(scores: Any, labels: list[str], multilabel: bool) -> list[list[str]]:
+    """The predicted labels of each row of ``scores`` (at least one, the best, for multi-label)."""
+    out = []
+    for row in scores:
+        if multilabel:
+            chosen = [labels[i] for i in range(len(labels)) if row[i] >= THRESHOLD] or [labels[int(row.argmax())]]
+        else:
+            chosen = [labels[int(row.argmax())]]
+        out.append(chosen)
+    return out
+
+
+def predict_texts(model: Any, tokenizer: Any, card: ModelCard, texts: Sequence[str]) -> list[dict[str, Any]]:
+    """``{"label", "labels", "scores"}`` for each text (``label`` is the best label)."""
+    scores = scores_of(logits_of(model, tokenizer, texts, card.max_length), card.multilabel)
+    chosen = decide(scores, card.labels, card.multilabel)
+    return [
+        {
+            "label": card.labels[int(row.argmax())],
+            "labels": labels,
+            "scores": {label: round(float(value), 6) for label, value in zip(card.labels, row, strict=True)},
+        }
+        for labels, row in zip(chosen, scores, strict=True)
+    ]
+
+
+def score(model: Any, tokenizer: Any, card: ModelCard, examples: Sequence[Any]) -> dict[str, Any]:
+    """Accuracy and macro/micro F1 of ``model`` on labelled ``examples``."""
+    from carelm.lab.metrics import classification_report, multilabel_report
+
+    if not examples:
+        return {}
+    scores = scores_of(logits_of(model, tokenizer, [e.text for e in examples], card.max_length), card.multilabel)
+    chosen = decide(scores, card.labels, card.multilabel)
+    if card.multilabel:
+        report = multilabel_report([set(e.labels) for e in examples], [set(c) for c in chosen], card.labels)
+    else:
+        report = classification_report([e.labels[0] for e in examples], [c[0] for c in chosen], card.labels)
+    return summary(report)
+
+
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a metrics report."""
+    found = {"macro_f1": report["macro"]["f1"], "micro_f1": report["micro"]["f1"]}
+    for key in ("accuracy", "subset_accuracy"):
+        if key in report:
+            found[key] = report[key]
+    return found
