@@ -1,0 +1,1 @@
+"""Medical knowledge graph: nodes, edges with evidence, loaders, storage and reasoning."""
