@@ -84,6 +84,8 @@ def train_classifier(
         label2id={label: i for i, label in enumerate(labels)},
         problem_type="multi_label_classification" if multilabel else "single_label_classification",
     )
+    if multilabel:
+        prior_bias(model, train, labels)
     card = ModelCard("classify", labels, multilabel, config.max_length, resolved.name, config.to_dict())
     items = with_labels(encode(tokenizer, [e.text for e in train], config.max_length), train, labels, multilabel)
 
@@ -108,6 +110,28 @@ def train_classifier(
         resume=resume,
         counts=(len(train), len(dev or [])),
     )
+
+
+def prior_bias(model: Any, examples: Sequence[Any], labels: list[str]) -> None:
+    """Start a multi-label head at each label's log prior odds (smoothed), not at 0.5 for every label.
+
+    With many labels, most of them rare, a head starting at 0.5 spends its first epochs learning that almost
+    every label is absent; starting at the prior it learns what tells the labels apart from the first step.
+    """
+    import math
+
+    import torch
+
+    head = getattr(model, "classifier", None)
+    if not isinstance(head, torch.nn.Linear) or head.out_features != len(labels) or head.bias is None:
+        return
+    total = len(examples)
+    odds = []
+    for label in labels:
+        share = (sum(label in example.labels for example in examples) + 1) / (total + 2)
+        odds.append(math.log(share / (1 - share)))
+    with torch.no_grad():
+        head.bias.copy_(torch.tensor(odds, dtype=head.bias.dtype))
 
 
 def with_labels(items: list[dict], examples: Sequence[Any], labels: list[str], multilabel: bool) -> list[dict]:
