@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 
 from carelm import __version__
 from carelm.api.errors import install_error_handlers
+from carelm.api.kg_routes import router as kg_router
+from carelm.api.reasoning_routes import router as reasoning_router
 from carelm.api.schemas import (
     DeidRequest,
     DeidResponse,
@@ -59,6 +61,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.extract_pipeline = None
     install_error_handlers(app)
     _add_routes(app)
+    app.include_router(reasoning_router)
+    app.include_router(kg_router)
     return app
 
 

@@ -25,6 +25,7 @@ STATUS_BY_ERROR: dict[type[errors.CarelmError], int] = {
     errors.PermissionDenied: 403,
     errors.PipelineError: 400,
     errors.StorageError: 503,
+    errors.ConfigError: 503,
 }
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "permission_denied", 404: "not_found",

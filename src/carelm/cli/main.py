@@ -10,7 +10,9 @@ from typing import Annotated
 import typer
 
 from carelm.cli import deid as deid_commands
+from carelm.cli import diagnose as diagnose_commands
 from carelm.cli import extract as extract_commands
+from carelm.cli import kg as kg_commands
 from carelm.cli import lab as lab_commands
 from carelm.cli import resources as resource_commands
 from carelm.cli.common import DbOption, console, handle_errors, make_context, progress_bar
@@ -179,3 +181,5 @@ deid_commands.register(app)
 resource_commands.register(app)
 extract_commands.register(app)
 lab_commands.register(app)
+diagnose_commands.register(app)
+kg_commands.register(app)

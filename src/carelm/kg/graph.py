@@ -63,11 +63,13 @@ class KnowledgeGraph:
 
         self.graph = nx.MultiDiGraph()
         self._names: dict[str, set[str]] = {}
+        self._undirected: Any = None  # a simple undirected copy for path search, rebuilt after changes
 
     # --- building -----------------------------------------------------------------------------
     def add_node(self, node: Node) -> None:
         """Add ``node`` (a node with the same id is replaced; names and synonyms are indexed)."""
         self.graph.add_node(node.id, node=node)
+        self._undirected = None
         for name in (node.name, *node.synonyms):
             key = name_key(name)
             if key:
@@ -79,6 +81,7 @@ class KnowledgeGraph:
             if end not in self.graph:
                 raise KeyError(f"edge end {end!r} is not a node")
         self.graph.add_edge(edge.source_id, edge.target_id, key=f"{edge.kind}|{edge.source}", edge=edge)
+        self._undirected = None
 
     def extend(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
         for node in nodes:
@@ -138,10 +141,11 @@ class KnowledgeGraph:
 
         if start not in self.graph or end not in self.graph:
             return []
-        undirected = self.graph.to_undirected(as_view=True)
+        if self._undirected is None:
+            self._undirected = nx.Graph(self.graph.to_undirected(as_view=True))
         found = []
         try:
-            for hops in nx.shortest_simple_paths(nx.Graph(undirected), start, end):
+            for hops in nx.shortest_simple_paths(self._undirected, start, end):
                 if len(hops) - 1 > max_edges or len(found) >= limit:
                     break
                 found.append([self._edge_between(a, b) for a, b in zip(hops, hops[1:], strict=False)])

@@ -200,3 +200,42 @@ class ModelTrainingRecordRow(Base):
 
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
     record_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class KgNodeRow(Base):
+    """A knowledge-graph node (``carelm.kg.graph.Node``); ids are ``Kind::identifier``."""
+
+    __tablename__ = "kg_nodes"
+
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    synonyms: Mapped[list[Any]] = mapped_column(default=list)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    licence: Mapped[str] = mapped_column(String(100))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KgEdgeRow(Base):
+    """A knowledge-graph edge, or the part of one drawn from a single stored note or record.
+
+    ``id`` is a hash of ends, kind, source and note/record, so saving the same fact again replaces it.
+    Ends are plain ids, not foreign keys: sources load independently and in any order.  ``note_id`` and
+    ``record_id`` cascade like every other derived row, so erasing a record removes the evidence drawn from it.
+    """
+
+    __tablename__ = "kg_edges"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(300), index=True)
+    target_id: Mapped[str] = mapped_column(String(300), index=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    licence: Mapped[str] = mapped_column(String(100))
+    weight: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note_id: Mapped[str | None] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"), index=True)
+    record_id: Mapped[str | None] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

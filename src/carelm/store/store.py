@@ -12,6 +12,7 @@ from carelm.core.settings import Settings
 from carelm.store import db
 from carelm.store.audit import AuditLog
 from carelm.store.crypto import TextCipher
+from carelm.store.kg import KgRepository
 from carelm.store.models import AnnotationRow, CodeRow, NoteRow, PatientRow, RecordItemRow, RecordRow
 from carelm.store.records import RecordRepository
 from carelm.store.registry import ModelRegistry
@@ -29,6 +30,7 @@ class Store:
         self.runs = RunRepository(self.sessions)
         self.audit = AuditLog(self.sessions)
         self.models = ModelRegistry(self.sessions, self.audit)
+        self.kg = KgRepository(self.sessions)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Store:
