@@ -9,6 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# Test models are tiny: extra math threads buy nothing, and on a machine shared with other processes their
+# busy-waiting makes each step many times slower.  Set before torch or onnxruntime is first imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 try:  # usearch's and onnxruntime's native libraries crash a process that loads onnxruntime second
     import onnxruntime  # noqa: F401
 except ImportError:
