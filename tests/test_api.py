@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from carelm.api.app import create_app
 from carelm.core.settings import Settings
+from tests.server import serving
 
 NOTE = {
     "id": "api-1", "patient": {"id": "P-api", "name": "Test Person", "birth_date": "1961-07-04"},
@@ -22,27 +19,10 @@ NOTE = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def api(backend_settings: Settings) -> Iterator[httpx.Client]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(backend_settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "API server did not start"
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    with serving(create_app(backend_settings)) as client:
         yield client
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def assert_error_body(response: httpx.Response, status: int, code: str) -> dict:

@@ -11,12 +11,12 @@ import time
 import httpx
 import pytest
 
-from tests.test_api import _free_port
+from tests.server import free_port
 
 
 @pytest.mark.slow
 def test_demo_serves_records_with_sections_and_sentences(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARELM_")}
     env["HF_HUB_OFFLINE"] = "1"
     child = subprocess.Popen([sys.executable, "-m", "carelm", "demo", "--port", str(port)], cwd=tmp_path, env=env,

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
 import pytest
 import typer
-import uvicorn
 from typer.testing import CliRunner
 
-from carelm.api import kg_routes
 from carelm.api.app import create_app
 from carelm.cli import kg as kg_cli
 from carelm.cli.main import app as main_app
@@ -26,6 +21,7 @@ from carelm.kg.graphfile import write_jsonl
 from carelm.service import kg as kg_service
 from carelm.service.context import Context
 from tests.conftest import TEST_KEY
+from tests.server import serving
 from tests.test_kg_loaders import write_hetionet
 
 runner = CliRunner()
@@ -142,31 +138,10 @@ def test_cli_loads_the_shipped_default_graph(env):
 
 
 # --- API ---------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def api(backend_settings: Settings) -> Iterator[httpx.Client]:
-    app = create_app(backend_settings)
-    included = any(getattr(r, "original_router", None) is kg_routes.router
-                   or getattr(r, "path", "").startswith("/v1/kg") for r in app.routes)
-    if not included:
-        app.include_router(kg_routes.router)  # until create_app includes it
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "API server did not start"
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    with serving(create_app(backend_settings)) as client:
         yield client
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -365,28 +363,14 @@ def test_cli_without_a_default_graph_says_how_to_give_one(monkeypatch):
 @pytest.fixture
 def kg_api(settings, graph):
     """The app with the reasoning routes on this graph, served by a real uvicorn server."""
-    import httpx
-    import uvicorn
 
     from carelm.api.app import create_app
-    from carelm.api.reasoning_routes import router
-    from tests.test_api import _free_port
+    from tests.server import serving
 
     app = create_app(settings)
-    app.include_router(router)
     app.state.knowledge_graph = graph
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "API server did not start"
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+    with serving(app, timeout=60) as client:
         yield client
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def test_api_diagnose(kg_api):

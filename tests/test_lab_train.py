@@ -252,36 +252,19 @@ def test_tagger_as_pipeline_stage_beside_the_dictionary(lab) -> None:
 
 
 def test_predict_endpoint_serves_registered_models(classifier) -> None:
-    import threading
-    import time
-
-    import httpx
-    import uvicorn
-
     from carelm.api.app import create_app
     from carelm.core.settings import get_settings
-    from tests.test_api import _free_port
+    from tests.server import serving
 
     settings = get_settings(profile="test", secret_key=TEST_KEY, database_url=f"sqlite:///{classifier / 'carelm.db'}")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            body = {"texts": ["complains of wheezing again", "murmur noted on exam"]}
-            found = client.post("/v1/models/spec/predict", json=body)
-            assert found.status_code == 200, found.text
-            answer = found.json()
-            assert answer["model"] == "spec" and answer["version"] == 1 and answer["task"] == "classify"
-            assert [p["label"] for p in answer["predictions"]] == ["pulmonology", "cardiology"]
-            missing = client.post("/v1/models/nothing/predict", json=body)
-            assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
-            wrong = client.post("/v1/models/spec/predict", json={"texts": []})
-            assert wrong.status_code == 422
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(create_app(settings)) as client:
+        body = {"texts": ["complains of wheezing again", "murmur noted on exam"]}
+        found = client.post("/v1/models/spec/predict", json=body)
+        assert found.status_code == 200, found.text
+        answer = found.json()
+        assert answer["model"] == "spec" and answer["version"] == 1 and answer["task"] == "classify"
+        assert [p["label"] for p in answer["predictions"]] == ["pulmonology", "cardiology"]
+        missing = client.post("/v1/models/nothing/predict", json=body)
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+        wrong = client.post("/v1/models/spec/predict", json={"texts": []})
+        assert wrong.status_code == 422
