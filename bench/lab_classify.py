@@ -105,12 +105,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layers", type=int, default=2, help="student layers")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--limit", type=int, help="first N notes only (a smoke run)")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="skip training: time an untrained 6-layer classifier and its --layers student, "
+                             "torch and ONNX (speed does not depend on the weights)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     examples, labels = load(args.data, args.min_notes)
     examples = examples[: args.limit] if args.limit else examples
     train, test = split_examples(examples, 0.2, args.seed, groups=lambda e: e.id)
     gold = [set(e.labels) for e in test]
+    if args.speed_only:
+        report = {"test": len(test), "speed": speed_only(test, labels, args)}
+        print(json.dumps(report, indent=2))
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        return
     report: dict = {"notes": len(examples), "labels": len(labels), "train": len(train), "test": len(test),
                     "settings": {k: v for k, v in vars(args).items() if k not in ("data", "json")}}
     predicted, seconds = tfidf_baseline(train, test, labels)
@@ -164,6 +174,33 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def speed_only(test: list, labels: list[str], args: argparse.Namespace) -> dict:
+    """Notes per second of a MiniLM classifier and its student, torch and ONNX, without training either."""
+    from carelm.lab.classify import AUTO_CLASS
+    from carelm.lab.distill import make_student
+    from carelm.lab.inference import Predictor, export_onnx
+    from carelm.lab.modeling import ModelCard, build_model, load_tokenizer, resolve_base, save_model
+
+    base = resolve_base(None)
+    tokenizer = load_tokenizer(base.tokenizer)
+    teacher = build_model(base, AUTO_CLASS, args.seed, num_labels=len(labels),
+                          problem_type="multi_label_classification")
+    texts = [e.text for e in test]
+    timing = {}
+    with tempfile.TemporaryDirectory(prefix="carelm-speed-bench-") as scratch:
+        for name, model in (("teacher", teacher), ("student", make_student(teacher, args.layers))):
+            folder = Path(scratch) / name
+            save_model(folder, model, tokenizer, ModelCard("classify", labels, True, args.max_length))
+            check = export_onnx(folder)
+            timing[name] = {"torch_notes_per_s": speed(Predictor(folder), texts),
+                            "onnx_notes_per_s": speed(Predictor(folder, "onnx"), texts),
+                            "onnx_max_abs_difference": check["max_abs_difference"]}
+    for backend in ("torch", "onnx"):
+        timing[f"student_speedup_{backend}"] = round(
+            timing["student"][f"{backend}_notes_per_s"] / timing["teacher"][f"{backend}_notes_per_s"], 2)
+    return timing
 
 
 def print_tables(report: dict) -> None:

@@ -147,12 +147,12 @@ def save_model(folder: Path, model: Any, tokenizer: Any, card: ModelCard) -> Non
     card.save(folder)
 
 
-def load_model(folder: str | Path, auto_class: str) -> tuple[Any, Any, ModelCard]:
-    """``(model in eval mode, tokenizer, card)`` of a carelm model folder."""
+def load_model(folder: str | Path, auto_class: str, **options: Any) -> tuple[Any, Any, ModelCard]:
+    """``(model in eval mode, tokenizer, card)`` of a carelm model folder; ``options`` go to ``from_pretrained``."""
     _offline()
     import transformers
 
     card = ModelCard.load(folder)
-    model = getattr(transformers, auto_class).from_pretrained(str(folder), local_files_only=True)
+    model = getattr(transformers, auto_class).from_pretrained(str(folder), local_files_only=True, **options)
     model.eval()
     return model, load_tokenizer(Path(folder)), card
