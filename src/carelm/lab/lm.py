@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from carelm.core.errors import ConfigError
+from carelm.lab.classify import pad
 from carelm.lab.modeling import Base, ModelCard, build_model, load_tokenizer, resolve_base
 from carelm.lab.trainer import TrainConfig, Trainer, TrainResult, train_and_save
 
@@ -34,27 +35,14 @@ def blocks(tokenizer: Any, texts: Sequence[str], length: int) -> list[dict[str, 
     return [{"input_ids": ids, "attention_mask": [1] * len(ids), "labels": list(ids)} for ids in cut]
 
 
-def collate(items: list[dict]) -> dict[str, Any]:
-    import torch
-
-    width = max(len(item["input_ids"]) for item in items)
-    return {
-        "input_ids": torch.tensor([item["input_ids"] + [0] * (width - len(item["input_ids"])) for item in items]),
-        "attention_mask": torch.tensor(
-            [item["attention_mask"] + [0] * (width - len(item["input_ids"])) for item in items]
-        ),
-        "labels": torch.tensor([item["labels"] + [-100] * (width - len(item["input_ids"])) for item in items]),
-    }
-
-
-def perplexity(model: Any, items: Sequence[dict], batch_size: int = 8) -> dict[str, float]:
-    """Mean token loss and perplexity of ``model`` on ``items``."""
+def perplexity(model: Any, items: Sequence[dict], pad_id: int, batch_size: int = 8) -> dict[str, float]:
+    """Mean token loss and perplexity of ``model`` on ``items`` (blocks padded with ``pad_id``)."""
     import torch
 
     total, tokens = 0.0, 0
     with torch.inference_mode():
         for first in range(0, len(items), batch_size):
-            batch = collate(list(items[first : first + batch_size]))
+            batch = pad(list(items[first : first + batch_size]), pad_id)
             count = int((batch["labels"][:, 1:] != -100).sum())
             total += float(model(**batch).loss) * count
             tokens += count
@@ -119,8 +107,8 @@ def train_lm(
         model,
         config,
         Path(out_dir),
-        collate,
-        (lambda m: perplexity(m, dev_items)) if dev_items else None,
+        lambda batch: pad(batch, tokenizer.pad_token_id),
+        (lambda m: perplexity(m, dev_items, tokenizer.pad_token_id)) if dev_items else None,
         metric="perplexity",
         greater_is_better=False,
         progress=progress,

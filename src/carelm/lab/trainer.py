@@ -140,12 +140,14 @@ class Trainer:
             optimiser, lambda step: min(1.0, (step + 1) / max(1, warmup)) * max(0.0, (steps - step) / steps)
         )
         state = {"epoch": 0, "batch": 0, "step": 0, "best": None, "best_epoch": None, "bad": 0, "history": []}
-        resumed_from = None
+        resumed_from, best_weights = None, None
         if resume and (self.checkpoint_dir / STATE_FILE).is_file():
             state = self._restore(optimiser, schedule)
             resumed_from = state["step"]
+            best_weights = self._load_best()
             log.info("resumed training", extra={"step": resumed_from})
-        best_weights = self._load_best()
+        else:
+            self.finish()  # a restart must not pick up an older run's checkpoint or best weights
         started, stopped_early = time.perf_counter(), False
         self.model.train()
         while state["epoch"] < config.epochs and not self._done(state, steps):
@@ -198,7 +200,7 @@ class Trainer:
         )
 
     def finish(self) -> None:
-        """Remove the checkpoint once the trained model is saved."""
+        """Remove the checkpoint folder (once the trained model is saved, or before a restart)."""
         import shutil
 
         shutil.rmtree(self.checkpoint_dir, ignore_errors=True)

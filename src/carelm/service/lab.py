@@ -95,20 +95,9 @@ def train_classify(
 ) -> tuple[Any, Any]:
     """Train and register a text classifier from a JSONL/CSV file; returns ``(entry, TrainResult)``."""
     from carelm.lab.classify import train_classifier
-    from carelm.lab.data import read_classification
 
-    train = read_classification(data, text_field=text_field, label_field=label_field)
-    dev_examples = read_classification(dev, text_field=text_field, label_field=label_field) if dev else None
-    result = train_classifier(
-        train,
-        staging_dir(ctx, name),
-        base=_base(ctx, base),
-        config=config,
-        dev=dev_examples,
-        progress=progress,
-        resume=resume,
-    )
-    return _register(ctx, name, result.path, result.card), result
+    train, dev_examples = _task_examples("classify", data, dev, None, text_field, label_field)
+    return _train_on_files(ctx, name, train_classifier, train, dev_examples, base, config, progress, resume)
 
 
 def read_token_examples(path: Path, format: str | None = None) -> list[Any]:
@@ -138,16 +127,24 @@ def train_ner(
     """Train and register a tagger from CoNLL/IOB or PubTator files."""
     from carelm.lab.ner import train_tagger
 
-    train = read_token_examples(data, format)
-    dev_examples = read_token_examples(dev, format) if dev else None
-    result = train_tagger(
-        train,
-        staging_dir(ctx, name),
-        base=_base(ctx, base),
-        config=config,
-        dev=dev_examples,
-        progress=progress,
-        resume=resume,
+    train, dev_examples = _task_examples("ner", data, dev, format, "text", "label")
+    return _train_on_files(ctx, name, train_tagger, train, dev_examples, base, config, progress, resume)
+
+
+def _train_on_files(
+    ctx: Context,
+    name: str,
+    train_fn: Callable[..., Any],
+    train: list,
+    dev: list | None,
+    base: str | None,
+    config: Any,
+    progress: Progress | None,
+    resume: bool,
+) -> tuple[Any, Any]:
+    """Train with ``train_fn`` (a lab task's trainer) in the staging folder, then register the model."""
+    result = train_fn(
+        train, staging_dir(ctx, name), base=_base(ctx, base), config=config, dev=dev, progress=progress, resume=resume
     )
     return _register(ctx, name, result.path, result.card), result
 
