@@ -3,7 +3,7 @@
 Usage:
 
     .venv/bin/python bench/lab_classify.py [--data DIR] [--min-notes 20] [--epochs 5] [--layers 2]
-        [--max-length 256] [--limit N] [--json OUT]
+        [--max-length 256] [--windows 3] [--pooling mean] [--limit N] [--json OUT]
 
 Data (``--data``, else ``$CARELM_SHARED_DATA``, else ``../shared/data``): ``mtsamples/dev.jsonl``.  The task is
 multi-label: a note's labels are its specialties among those with at least ``--min-notes`` notes (notes left
@@ -13,8 +13,9 @@ train and 20% test, with ``--seed``.  Both systems decide the same way (every la
 
 1. ``tfidf-lr``: scikit-learn TF-IDF (word 1–2-grams, sublinear tf) + one-vs-rest logistic regression,
    trained in this run;
-2. ``minilm``: ``carelm.lab.classify.train_classifier`` fine-tuning the packaged MiniLM (6 layers),
-   early-stopping on a grouped 10% of train;
+2. ``minilm``: ``carelm.lab.classify.train_classifier`` fine-tuning the packaged MiniLM (6 layers) with a
+   head on the mean of its token vectors, each note read as up to ``--windows`` windows, early-stopping on a
+   grouped 10% of train;
 3. ``student``: ``carelm.lab.distill.distill`` of that model into ``--layers`` layers;
 4. teacher and student exported to ONNX (``carelm.lab.inference.export_onnx``, checked within 1e-4) and
    timed on the test notes with torch and with ONNX Runtime (notes per second, batch 32, after a warm-up).
@@ -103,6 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--layers", type=int, default=2, help="student layers")
+    parser.add_argument("--windows", type=int, default=3, help="windows of --max-length tokens per note")
+    parser.add_argument("--pooling", choices=("mean", "cls"), default="mean")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--limit", type=int, help="first N notes only (a smoke run)")
     parser.add_argument("--speed-only", action="store_true",
@@ -140,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
         root = Path(scratch)
         fit_train, selection = split_examples(train, 0.1, rng.randrange(1 << 30), groups=lambda e: e.id)
         started = time.perf_counter()
-        teacher = train_classifier(fit_train, root / "teacher", config=config, dev=selection, progress=progress)
+        teacher = train_classifier(fit_train, root / "teacher", config=config, dev=selection, progress=progress,
+                                   windows=args.windows, pooling=args.pooling)
         teacher_minutes = (time.perf_counter() - started) / 60
         teacher_predictor = Predictor(teacher.path)
         found = [set(p["labels"]) for p in teacher_predictor.predict([e.text for e in test])]
@@ -160,15 +164,21 @@ def main(argv: list[str] | None = None) -> None:
         timing = {}
         for name, result, predictor in (("teacher", teacher, teacher_predictor),
                                         ("student", student, student_predictor)):
-            check = export_onnx(result.path)
+            check = export_onnx(result.path, int8=True)
+            int8 = Predictor(result.path, "onnx-int8")
+            found = [set(p["labels"]) for p in int8.predict(texts)]
             timing[name] = {"torch_notes_per_s": speed(predictor, texts),
                             "onnx_notes_per_s": speed(Predictor(result.path, "onnx"), texts),
-                            "onnx_max_abs_difference": check["max_abs_difference"]}
+                            "onnx_int8_notes_per_s": speed(int8, texts),
+                            "onnx_max_abs_difference": check["max_abs_difference"],
+                            "onnx_int8_macro_f1": scores_for(gold, found, labels)["macro_f1"]}
         report["speed"] = timing
         report["speed"]["student_speedup_torch"] = round(
             timing["student"]["torch_notes_per_s"] / timing["teacher"]["torch_notes_per_s"], 2)
         report["speed"]["student_speedup_onnx"] = round(
             timing["student"]["onnx_notes_per_s"] / timing["teacher"]["onnx_notes_per_s"], 2)
+        report["speed"]["student_speedup_onnx_int8"] = round(
+            timing["student"]["onnx_int8_notes_per_s"] / timing["teacher"]["onnx_int8_notes_per_s"], 2)
     print(json.dumps(report, indent=2))
     print_tables(report)
     if args.json:
@@ -181,23 +191,25 @@ def speed_only(test: list, labels: list[str], args: argparse.Namespace) -> dict:
     from carelm.lab.classify import AUTO_CLASS
     from carelm.lab.distill import make_student
     from carelm.lab.inference import Predictor, export_onnx
-    from carelm.lab.modeling import ModelCard, build_model, load_tokenizer, resolve_base, save_model
+    from carelm.lab.modeling import MEAN_POOLED, ModelCard, build_model, load_tokenizer, resolve_base, save_model
 
     base = resolve_base(None)
     tokenizer = load_tokenizer(base.tokenizer)
-    teacher = build_model(base, AUTO_CLASS, args.seed, num_labels=len(labels),
-                          problem_type="multi_label_classification")
+    teacher = build_model(base, MEAN_POOLED if args.pooling == "mean" else AUTO_CLASS, args.seed,
+                          num_labels=len(labels), problem_type="multi_label_classification")
+    shape = {"windows": args.windows, "pooling": args.pooling}
     texts = [e.text for e in test]
     timing = {}
     with tempfile.TemporaryDirectory(prefix="carelm-speed-bench-") as scratch:
         for name, model in (("teacher", teacher), ("student", make_student(teacher, args.layers))):
             folder = Path(scratch) / name
-            save_model(folder, model, tokenizer, ModelCard("classify", labels, True, args.max_length))
-            check = export_onnx(folder)
+            save_model(folder, model, tokenizer, ModelCard("classify", labels, True, args.max_length, params=shape))
+            check = export_onnx(folder, int8=True)
             timing[name] = {"torch_notes_per_s": speed(Predictor(folder), texts),
                             "onnx_notes_per_s": speed(Predictor(folder, "onnx"), texts),
+                            "onnx_int8_notes_per_s": speed(Predictor(folder, "onnx-int8"), texts),
                             "onnx_max_abs_difference": check["max_abs_difference"]}
-    for backend in ("torch", "onnx"):
+    for backend in ("torch", "onnx", "onnx_int8"):
         timing[f"student_speedup_{backend}"] = round(
             timing["student"][f"{backend}_notes_per_s"] / timing["teacher"][f"{backend}_notes_per_s"], 2)
     return timing
@@ -211,13 +223,15 @@ def print_tables(report: dict) -> None:
         found = report[name]
         print(f"| {name} | {found['macro_f1']:.3f} | {found['micro_f1']:.3f} | {found['subset_accuracy']:.3f} |")
     speed = report["speed"]
-    print("\n| model | torch notes/s | ONNX notes/s | ONNX max abs diff |")
-    print("|---|---|---|---|")
+    print("\n| model | torch notes/s | ONNX notes/s | ONNX int8 notes/s | ONNX max abs diff | int8 macro-F1 |")
+    print("|---|---|---|---|---|---|")
     for name in ("teacher", "student"):
         found = speed[name]
         print(f"| {name} | {found['torch_notes_per_s']} | {found['onnx_notes_per_s']} | "
-              f"{found['onnx_max_abs_difference']:.1e} |")
-    print(f"\nstudent speed-up: torch {speed['student_speedup_torch']}x, ONNX {speed['student_speedup_onnx']}x; "
+              f"{found['onnx_int8_notes_per_s']} | {found['onnx_max_abs_difference']:.1e} | "
+              f"{found['onnx_int8_macro_f1']:.3f} |")
+    print(f"\nstudent speed-up: torch {speed['student_speedup_torch']}x, ONNX {speed['student_speedup_onnx']}x, "
+          f"ONNX int8 {speed['student_speedup_onnx_int8']}x; "
           f"macro-F1 retained {report['student']['macro_f1_retained']:.1%}")
 
 

@@ -3,7 +3,7 @@
 Usage:
 
     .venv/bin/python bench/lab_ner.py [--data DIR] [--datasets ncbi,bc5cdr] [--epochs 3] [--batch 16]
-        [--lr 1e-4] [--max-length 128] [--limit N] [--json OUT]
+        [--lr 1e-4] [--max-length 128] [--no-pack] [--limit N] [--json OUT]
 
 Data (``--data``, else ``$CARELM_SHARED_DATA``, else ``../shared/data``): the IOB files
 ``ncbi_disease/conll/{train,devel}.tsv`` and ``bc5cdr/iob/{train,devel}.tsv``.  Each model is trained by
@@ -51,7 +51,7 @@ def run(name: str, data: Path, args: argparse.Namespace, out_root: Path) -> dict
             print(f"  {name}: step {step}/{steps} loss {loss:.4f} {rate:.0f} sentences/s", file=sys.stderr)
 
     started = time.perf_counter()
-    result = train_tagger(train, out_root / name, config=config, progress=progress, resume=False)
+    result = train_tagger(train, out_root / name, config=config, pack=args.pack, progress=progress, resume=False)
     minutes = (time.perf_counter() - started) / 60
     from carelm.lab.ner import load_tagger
 
@@ -73,6 +73,7 @@ def run(name: str, data: Path, args: argparse.Namespace, out_root: Path) -> dict
         "epochs_run": result.fit.epochs_run,
         "best_epoch": result.fit.best_epoch,
         "devel_sentences_per_s": round(len(devel) / tag_seconds, 1),
+        "selection_f1_by_epoch": [round(row.get("f1", 0.0), 4) for row in result.fit.history],
     }
 
 
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--pack", action=argparse.BooleanOptionalAction, default=True,
+                        help="train and tag consecutive sentences together (document context)")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--limit", type=int)
     parser.add_argument("--json", type=Path)

@@ -186,7 +186,7 @@ class PredictRequest(BaseModel):
 
     texts: list[str] = Field(min_length=1, max_length=256)
     version: int | None = Field(default=None, ge=1, description="Registry version (default: the latest).")
-    backend: Literal["torch", "onnx"] = "torch"
+    backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
 
 
 class PredictedMention(BaseModel):

@@ -117,6 +117,12 @@ def train_classify(
     patience: Patience = 2,
     dev_fraction: DevFraction = 0.1,
     max_steps: MaxSteps = None,
+    windows: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Read a long text as up to this many windows of --max-length tokens (1: truncate it)."
+        ),
+    ] = 1,
     resume: Resume = True,
     db: DbOption = None,
 ) -> None:
@@ -133,6 +139,7 @@ def train_classify(
             config=config,
             text_field=text_field,
             label_field=label_field,
+            windows=windows,
             progress=bar,
             resume=resume,
         )
@@ -156,6 +163,13 @@ def train_ner(
     patience: Patience = 2,
     dev_fraction: DevFraction = 0.1,
     max_steps: MaxSteps = None,
+    pack: Annotated[
+        bool,
+        typer.Option(
+            "--pack/--no-pack",
+            help="Train and tag consecutive sentences together, as document context (sentences in document order).",
+        ),
+    ] = True,
     resume: Resume = True,
     db: DbOption = None,
 ) -> None:
@@ -164,7 +178,7 @@ def train_ner(
     config = _config(epochs, batch_size, lr, max_length, seed, patience, dev_fraction, max_steps)
     with _TrainingBar() as bar:
         entry, result = lab_service.train_ner(
-            ctx, name, data, dev=dev, format=format, base=base, config=config, progress=bar, resume=resume
+            ctx, name, data, dev=dev, format=format, base=base, config=config, pack=pack, progress=bar, resume=resume
         )
     _print_trained(entry, result)
     ctx.close()
@@ -263,7 +277,7 @@ def evaluate(
     data: Annotated[Path, typer.Option("--data", help="Labelled data in the model's training format.")],
     report: Annotated[Path, typer.Option("--report", help="Folder for metrics.json and the plots.")],
     format: Format = None,
-    backend: Annotated[str, typer.Option(help="torch or onnx.")] = "torch",
+    backend: Annotated[str, typer.Option(help="torch, onnx or onnx-int8 (after carelm export).")] = "torch",
     text_field: TextField = "text",
     label_field: LabelField = "label",
     db: DbOption = None,
@@ -292,7 +306,7 @@ def predict(
     model: Annotated[str, typer.Argument(help="A registered model (name or name:version) or a model folder.")],
     in_jsonl: Annotated[Path, typer.Option("--in-jsonl", help="JSONL of {id, text}.")],
     out_jsonl: Annotated[Path, typer.Option("--out-jsonl", help="JSONL of {id, label, scores} or {id, mentions}.")],
-    backend: Annotated[str, typer.Option(help="torch or onnx (after carelm export).")] = "torch",
+    backend: Annotated[str, typer.Option(help="torch, onnx or onnx-int8 (after carelm export).")] = "torch",
     db: DbOption = None,
 ) -> None:
     """Predict labels or entity mentions for every line of a JSONL file."""
@@ -313,16 +327,26 @@ def predict(
 @handle_errors
 def export(
     model: Annotated[str, typer.Argument(help="A registered model (name or name:version) or a model folder.")],
+    int8: Annotated[
+        bool, typer.Option("--int8", help="Also write model.int8.onnx, 8-bit quantised (backend onnx-int8).")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Export a classifier or tagger to ONNX (model.onnx in its folder), checked against torch within 1e-4."""
     ctx = make_context(db)
-    found = lab_service.export(ctx, model)
+    found = lab_service.export(ctx, model, int8=int8)
     console.print(
         f"wrote {found['path']} (largest difference from torch {found['max_abs_difference']:.2e})",
         highlight=False,
         soft_wrap=True,
     )
+    if "int8" in found:
+        console.print(
+            f"wrote {found['int8']['path']} (8-bit; largest difference {found['int8']['max_abs_difference']:.2e}: "
+            "measure its score with carelm eval --backend onnx-int8)",
+            highlight=False,
+            soft_wrap=True,
+        )
     ctx.close()
 
 

@@ -2,7 +2,8 @@
 
 The student is the teacher's architecture with fewer transformer layers, initialised from the teacher: the
 embeddings, the head and an evenly spaced subset of the teacher's layers (for 6 → 3 layers: 0, 2, 5 —
-first and last always kept).  It is trained with
+first and last always kept; a one-layer student keeps the first).  A mean-pooled classifier's head is then
+refitted on the student's own frozen vectors (a linear probe) before distillation starts.  It is trained with
 
     loss = α · CE(student, gold) + (1 − α) · T² · KL(softmax(teacher / T) ‖ softmax(student / T))
 
@@ -28,7 +29,7 @@ def kept_layers(teacher_layers: int, student_layers: int) -> list[int]:
     if not 1 <= student_layers <= teacher_layers:
         raise ConfigError(f"student layers must be between 1 and the teacher's {teacher_layers}")
     if student_layers == 1:
-        return [teacher_layers - 1]
+        return [0]  # the layer trained on the embeddings' output, which is what a one-layer student sees
     step = (teacher_layers - 1) / (student_layers - 1)
     return sorted({round(i * step) for i in range(student_layers)})
 
@@ -118,15 +119,22 @@ def distill(
     teacher, tokenizer, _ = load_model(teacher_dir, task.AUTO_CLASS)
     layers = student_layers or max(1, len(_encoder_layers(teacher)) // 2)
     config = config or TrainConfig(max_length=card.max_length)
+    shape = {key: card.params[key] for key in ("windows", "pooling", "pack") if key in card.params}
+    student_card = ModelCard(card.task, card.labels, card.multilabel, config.max_length, str(teacher_dir))
+    student_card.params, student_card.parent = {**config.to_dict(), **shape}, str(teacher_dir)
     if dev is None and config.dev_fraction > 0:
-        train, dev = split_examples(list(train), config.dev_fraction, config.seed)
+        if card.task == "classify":
+            train, dev = split_examples(list(train), config.dev_fraction, config.seed)
+        else:
+            train, dev = ner.split_dev(train, config.dev_fraction, config.seed, bool(shape.get("pack")))
     if card.task == "classify":
-        items = classify.with_labels(
-            classify.encode(tokenizer, [e.text for e in train], config.max_length), train, card.labels, card.multilabel
-        )
+        items = classify.training_items(tokenizer, train, student_card)
     else:
-        items = ner.training_items(tokenizer, train, card.labels, config.max_length)
+        items = ner.card_items(tokenizer, train, student_card)
     student = make_student(teacher, layers)
+    if card.task == "classify" and hasattr(student, "pooled"):
+        # the kept layers feed the head other vectors than the teacher's: refit it on them before distilling
+        classify.fit_head(student, items, card.multilabel, pad_id=tokenizer.pad_token_id)
     teacher.eval()
 
     def loss_fn(model: Any, batch: dict[str, Any]) -> Any:
@@ -138,7 +146,7 @@ def distill(
         return distillation_loss(model(**batch).logits, teacher_logits, labels, alpha, temperature, card.multilabel)
 
     def evaluate(model: Any) -> dict[str, Any]:
-        return task.score(model, tokenizer, card, dev or [])
+        return task.score(model, tokenizer, student_card, dev or [])
 
     metric = "macro_f1" if card.task == "classify" else "f1"
     trainer = Trainer(
@@ -153,15 +161,11 @@ def distill(
         progress=progress,
     )
     fit = trainer.fit(items, resume=resume)
-    params = {
-        **config.to_dict(),
-        "alpha": alpha,
-        "temperature": temperature,
-        "student_layers": layers,
-        "kept_layers": kept_layers(len(_encoder_layers(teacher)), layers),
-    }
-    student_card = ModelCard(
-        card.task, card.labels, card.multilabel, config.max_length, str(teacher_dir), params, parent=str(teacher_dir)
+    student_card.params.update(
+        alpha=alpha,
+        temperature=temperature,
+        student_layers=layers,
+        kept_layers=kept_layers(len(_encoder_layers(teacher)), layers),
     )
     comparison = {
         "teacher": measure(task, teacher, tokenizer, card, dev or train),

@@ -25,6 +25,7 @@ from carelm.core.errors import ConfigError
 MODEL_FILE = "carelm-model.json"
 KIND = "carelm-model"
 TASKS = ("classify", "ner", "lm")
+MEAN_POOLED = "MeanPooledBertClassifier"  # see carelm.lab.pooling
 
 
 def _offline() -> None:
@@ -96,13 +97,37 @@ def build_model(base: Base, auto_class: str, seed: int, **options: Any) -> Any:
 
     seed_everything(seed)
 
-    factory = getattr(transformers, auto_class)
+    factory = model_class(auto_class)
     if base.weights is not None:
         config = transformers.AutoConfig.from_pretrained(str(base.weights), local_files_only=True, **options)
-        return factory.from_pretrained(str(base.weights), config=config, local_files_only=True)
+        # a base trained for another label set keeps its encoder; its head is rebuilt for the new labels
+        return factory.from_pretrained(
+            str(base.weights), config=config, local_files_only=True, ignore_mismatched_sizes=True
+        )
     settings = {key: value for key, value in (base.config or {}).items() if key != "model_type"}
     config = transformers.AutoConfig.for_model(base.config["model_type"], **settings, **options)
-    return factory.from_config(config)
+    return factory(config) if auto_class == MEAN_POOLED else factory.from_config(config)
+
+
+def model_class(auto_class: str) -> Any:
+    """The class an ``auto_class`` name stands for: a transformers Auto class, or our mean-pooled classifier."""
+    if auto_class == MEAN_POOLED:
+        from carelm.lab.pooling import MeanPooledBertClassifier
+
+        return MeanPooledBertClassifier
+    import transformers
+
+    return getattr(transformers, auto_class)
+
+
+def base_model_type(base: Base) -> str | None:
+    """The ``model_type`` of ``base`` (``bert`` for MiniLM)."""
+    if base.config is not None:
+        return base.config.get("model_type")
+    try:
+        return json.loads((Path(base.weights) / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError):
+        return None
 
 
 @dataclass
@@ -150,9 +175,10 @@ def save_model(folder: Path, model: Any, tokenizer: Any, card: ModelCard) -> Non
 def load_model(folder: str | Path, auto_class: str, **options: Any) -> tuple[Any, Any, ModelCard]:
     """``(model in eval mode, tokenizer, card)`` of a carelm model folder; ``options`` go to ``from_pretrained``."""
     _offline()
-    import transformers
 
     card = ModelCard.load(folder)
-    model = getattr(transformers, auto_class).from_pretrained(str(folder), local_files_only=True, **options)
+    if card.task == "classify" and card.params.get("pooling") == "mean":
+        auto_class = MEAN_POOLED
+    model = model_class(auto_class).from_pretrained(str(folder), local_files_only=True, **options)
     model.eval()
     return model, load_tokenizer(Path(folder)), card

@@ -7,8 +7,9 @@ It trains with AdamW and a linear schedule with warm-up, clips gradients, and:
 * checkpoints into ``<out>/checkpoint/`` every ``checkpoint_every`` steps and at each epoch's end (model,
   optimiser, schedule, position in the epoch, best score, random states), written to a temporary file and
   renamed, so an interrupted run (Ctrl-C, a killed process) resumes exactly where the last checkpoint was;
-* evaluates after every epoch, keeps the best weights by ``metric`` and stops after ``patience`` epochs
-  without improvement; the model ends with the best weights;
+* evaluates after every epoch (and, with ``evaluate_start``, before the first as epoch 0), keeps the best
+  weights by ``metric`` and stops after ``patience`` epochs without improvement; the model ends with the
+  best weights;
 * reports ``progress(step, steps, loss, items_per_second)`` after every step.
 
 Batches are drawn in an order fixed by ``seed`` and the epoch number, so a resumed run sees the same batches
@@ -110,8 +111,10 @@ class Trainer:
         greater_is_better: bool = False,
         loss_fn: Callable[[Any, dict[str, Any]], Any] | None = None,
         progress: Callable[[int, int, float, float], None] | None = None,
+        evaluate_start: bool = False,
     ) -> None:
         self.model, self.config, self.out_dir = model, config, Path(out_dir)
+        self.evaluate_start = evaluate_start and evaluate is not None
         self.collate, self.evaluate, self.metric = collate, evaluate, metric
         self.greater_is_better, self.progress = greater_is_better, progress
         self.loss_fn = loss_fn or (lambda model, batch: model(**batch).loss)
@@ -148,6 +151,8 @@ class Trainer:
             log.info("resumed training", extra={"step": resumed_from})
         else:
             self.finish()  # a restart must not pick up an older run's checkpoint or best weights
+            if self.evaluate_start and self._end_epoch(state):  # the untrained model's score is epoch 0
+                best_weights = self._best_copy()
         started, stopped_early = time.perf_counter(), False
         self.model.train()
         while state["epoch"] < config.epochs and not self._done(state, steps):

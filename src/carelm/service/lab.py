@@ -90,14 +90,18 @@ def train_classify(
     config: Any = None,
     text_field: str = "text",
     label_field: str = "label",
+    windows: int = 1,
     progress: Progress | None = None,
     resume: bool = True,
 ) -> tuple[Any, Any]:
-    """Train and register a text classifier from a JSONL/CSV file; returns ``(entry, TrainResult)``."""
+    """Train and register a text classifier from a JSONL/CSV file; returns ``(entry, TrainResult)``.
+    ``windows`` > 1 reads long texts as up to that many windows (see :mod:`carelm.lab.classify`)."""
     from carelm.lab.classify import train_classifier
 
     train, dev_examples = _task_examples("classify", data, dev, None, text_field, label_field)
-    return _train_on_files(ctx, name, train_classifier, train, dev_examples, base, config, progress, resume)
+    return _train_on_files(
+        ctx, name, train_classifier, train, dev_examples, base, config, progress, resume, {"windows": windows}
+    )
 
 
 def read_token_examples(path: Path, format: str | None = None) -> list[Any]:
@@ -121,14 +125,16 @@ def train_ner(
     format: str | None = None,
     base: str | None = None,
     config: Any = None,
+    pack: bool = True,
     progress: Progress | None = None,
     resume: bool = True,
 ) -> tuple[Any, Any]:
-    """Train and register a tagger from CoNLL/IOB or PubTator files."""
+    """Train and register a tagger from CoNLL/IOB or PubTator files (sentences in document order; ``pack``
+    trains on consecutive sentences together, see :mod:`carelm.lab.ner`)."""
     from carelm.lab.ner import train_tagger
 
     train, dev_examples = _task_examples("ner", data, dev, format, "text", "label")
-    return _train_on_files(ctx, name, train_tagger, train, dev_examples, base, config, progress, resume)
+    return _train_on_files(ctx, name, train_tagger, train, dev_examples, base, config, progress, resume, {"pack": pack})
 
 
 def _train_on_files(
@@ -141,10 +147,18 @@ def _train_on_files(
     config: Any,
     progress: Progress | None,
     resume: bool,
+    options: dict[str, Any] | None = None,
 ) -> tuple[Any, Any]:
     """Train with ``train_fn`` (a lab task's trainer) in the staging folder, then register the model."""
     result = train_fn(
-        train, staging_dir(ctx, name), base=_base(ctx, base), config=config, dev=dev, progress=progress, resume=resume
+        train,
+        staging_dir(ctx, name),
+        base=_base(ctx, base),
+        config=config,
+        dev=dev,
+        progress=progress,
+        resume=resume,
+        **(options or {}),
     )
     return _register(ctx, name, result.path, result.card), result
 
@@ -325,11 +339,11 @@ def predictor_for(ctx: Context, model: str, backend: str = "torch") -> Any:
     return _predictor(str(resolved.path.resolve()), backend)
 
 
-def export(ctx: Context, model: str, tolerance: float = 1e-4) -> dict[str, Any]:
-    """Export a classifier or tagger to ONNX in its folder, checked against torch."""
+def export(ctx: Context, model: str, tolerance: float = 1e-4, int8: bool = False) -> dict[str, Any]:
+    """Export a classifier or tagger to ONNX in its folder, checked against torch (and an 8-bit copy)."""
     from carelm.lab.inference import export_onnx
 
-    return export_onnx(resolve_model(ctx, model).path, tolerance=tolerance)
+    return export_onnx(resolve_model(ctx, model).path, tolerance=tolerance, int8=int8)
 
 
 def _base(ctx: Context, base: str | None) -> str | None:
