@@ -2,7 +2,8 @@
 
 Usage:
 
-    .venv/bin/python bench/lab_classify.py [--data DIR] [--min-notes 20] [--epochs 5] [--layers 2]
+    .venv/bin/python bench/lab_classify.py [--data DIR] [--min-notes 20] [--epochs 2] [--lr 3e-5] [--layers 1]
+        [--student-epochs 4] [--student-lr 1e-4]
         [--max-length 256] [--windows 3] [--pooling mean] [--limit N] [--json OUT]
 
 Data (``--data``, else ``$CARELM_SHARED_DATA``, else ``../shared/data``): ``mtsamples/dev.jsonl``.  The task is
@@ -99,11 +100,13 @@ def main(argv: list[str] | None = None) -> None:
     default = os.environ.get("CARELM_SHARED_DATA", str(REPO.parent / "shared" / "data"))
     parser.add_argument("--data", type=Path, default=Path(default))
     parser.add_argument("--min-notes", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=2, help="student layers")
+    parser.add_argument("--layers", type=int, default=1, help="student layers")
+    parser.add_argument("--student-epochs", type=int, default=4)
+    parser.add_argument("--student-lr", type=float, default=1e-4)
     parser.add_argument("--windows", type=int, default=3, help="windows of --max-length tokens per note")
     parser.add_argument("--pooling", choices=("mean", "cls"), default="mean")
     parser.add_argument("--seed", type=int, default=13)
@@ -148,12 +151,16 @@ def main(argv: list[str] | None = None) -> None:
         teacher_minutes = (time.perf_counter() - started) / 60
         teacher_predictor = Predictor(teacher.path)
         found = [set(p["labels"]) for p in teacher_predictor.predict([e.text for e in test])]
-        report["minilm"] = scores_for(gold, found, labels) | {"train_minutes": round(teacher_minutes, 1),
-                                                              "steps": teacher.fit.steps}
+        report["minilm"] = scores_for(gold, found, labels) | {
+            "train_minutes": round(teacher_minutes, 1), "steps": teacher.fit.steps,
+            "best_epoch": teacher.fit.best_epoch,  # 0: the linear probe before fine-tuning
+            "selection_macro_f1_by_epoch": [round(row.get("macro_f1", 0.0), 4) for row in teacher.fit.history]}
         print(json.dumps({"minilm": report["minilm"]}), file=sys.stderr)
         started = time.perf_counter()
-        student, _ = distill(teacher.path, fit_train, root / "student", student_layers=args.layers, config=config,
-                             dev=selection, progress=progress)
+        student_config = TrainConfig(epochs=args.student_epochs, batch_size=args.batch, learning_rate=args.student_lr,
+                                     max_length=args.max_length, seed=args.seed, dev_fraction=0.1, patience=2)
+        student, _ = distill(teacher.path, fit_train, root / "student", student_layers=args.layers,
+                             config=student_config, dev=selection, progress=progress)
         student_minutes = (time.perf_counter() - started) / 60
         student_predictor = Predictor(student.path)
         found = [set(p["labels"]) for p in student_predictor.predict([e.text for e in test])]

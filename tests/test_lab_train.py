@@ -168,6 +168,14 @@ def test_train_ner_finds_mentions_with_offsets(lab) -> None:
     assert [(m["text"], m["type"]) for m in out["mentions"]] == [("heart failure", "Disease")]
     mention = out["mentions"][0]
     assert text[mention["start"] : mention["end"]] == "heart failure"
+    # a tagger distils too: the student learns from the teacher's per-sub-word logits, packed like the teacher
+    output = invoke("distill", "dis", "--data", str(lab / "train.conll"), "--dev", str(lab / "dev.conll"),
+                    "--name", "dis-small", "--layers", "1", *TRAIN, "--epochs", "6", *db_for(lab))
+    assert "speed-up" in output
+    student = json.loads(invoke("models", "show", "dis-small", *db_for(lab)))
+    assert student["params"]["pack"] is True and student["params"]["kept_layers"] == [0]
+    assert student["metrics"]["comparison"]["student"]["layers"] == 1
+    assert student["metrics"]["comparison"]["student"]["score"]["f1"] > 0.5
 
 
 def test_interrupted_training_resumes_to_the_same_weights(lab, tmp_path) -> None:

@@ -8,6 +8,7 @@ refitted on the student's own frozen vectors (a linear probe) before distillatio
     loss = α · CE(student, gold) + (1 − α) · T² · KL(softmax(teacher / T) ‖ softmax(student / T))
 
 on the teacher's training data (classification over texts; NER over sub-words, ignored positions masked).
+The teacher's logits are computed once, before training, and stored with the items.
 :func:`distill` returns both models' scores and speeds on the dev split.
 """
 
@@ -22,6 +23,8 @@ from typing import Any
 from carelm.core.errors import ConfigError
 from carelm.lab.modeling import ModelCard, load_model, save_model
 from carelm.lab.trainer import TrainConfig, Trainer, TrainResult
+
+TEACHER = "teacher_logits"  # the item key holding the teacher's logits
 
 
 def kept_layers(teacher_layers: int, student_layers: int) -> list[int]:
@@ -136,14 +139,23 @@ def distill(
         # the kept layers feed the head other vectors than the teacher's: refit it on them before distilling
         classify.fit_head(student, items, card.multilabel, pad_id=tokenizer.pad_token_id)
     teacher.eval()
+    teacher_logits(teacher, items, tokenizer.pad_token_id)
 
-    def loss_fn(model: Any, batch: dict[str, Any]) -> Any:
+    def collate(batch: list[dict]) -> dict[str, Any]:
         import torch
 
-        labels = batch.pop("labels")
-        with torch.no_grad():
-            teacher_logits = teacher(**batch).logits
-        return distillation_loss(model(**batch).logits, teacher_logits, labels, alpha, temperature, card.multilabel)
+        plain = [{key: value for key, value in item.items() if key != TEACHER} for item in batch]
+        padded = classify.pad(plain, tokenizer.pad_token_id)
+        rows = [item[TEACHER] for item in batch]
+        if rows[0].dim() == 2:  # one row per sub-word: pad the positions (their labels are ignored)
+            width = padded["input_ids"].shape[1]
+            rows = [torch.nn.functional.pad(row, (0, 0, 0, width - row.shape[0])) for row in rows]
+        padded[TEACHER] = torch.stack(rows)
+        return padded
+
+    def loss_fn(model: Any, batch: dict[str, Any]) -> Any:
+        labels, soft = batch.pop("labels"), batch.pop(TEACHER)
+        return distillation_loss(model(**batch).logits, soft, labels, alpha, temperature, card.multilabel)
 
     def evaluate(model: Any) -> dict[str, Any]:
         return task.score(model, tokenizer, student_card, dev or [])
@@ -153,7 +165,7 @@ def distill(
         student,
         config,
         Path(out_dir),
-        lambda batch: classify.pad(batch, tokenizer.pad_token_id),
+        collate,
         evaluate if dev else None,
         metric=metric,
         greater_is_better=True,
@@ -179,6 +191,24 @@ def distill(
     save_model(Path(out_dir), student, tokenizer, student_card)
     trainer.finish()
     return TrainResult(Path(out_dir), student_card, fit, len(train), len(dev or [])), comparison
+
+
+def teacher_logits(teacher: Any, items: list[dict], pad_id: int, batch_size: int = 32) -> None:
+    """Store the teacher's logits in every item (``item[TEACHER]``), computed once for the whole run rather
+    than again in every epoch: the teacher is frozen and in eval mode, so they never change."""
+    import torch
+
+    from carelm.lab.classify import pad
+
+    order = sorted(range(len(items)), key=lambda i: len(items[i]["input_ids"]))
+    with torch.inference_mode():
+        for first in range(0, len(order), batch_size):
+            chunk = order[first : first + batch_size]
+            batch = pad([{k: items[i][k] for k in ("input_ids", "attention_mask")} for i in chunk], pad_id)
+            logits = teacher(**batch).logits.float()
+            for row, index in enumerate(chunk):
+                found = logits[row]
+                items[index][TEACHER] = found[: len(items[index]["input_ids"])].clone() if found.dim() == 2 else found
 
 
 def measure(task: Any, model: Any, tokenizer: Any, card: ModelCard, examples: Sequence[Any]) -> dict[str, Any]:
