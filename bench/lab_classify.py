@@ -3,7 +3,7 @@
 Usage:
 
     .venv/bin/python bench/lab_classify.py [--data DIR] [--min-notes 20] [--epochs 2] [--lr 3e-5] [--layers 1]
-        [--student-epochs 4] [--student-lr 1e-4]
+        [--student-epochs 8] [--student-lr 1e-4] [--keep DIR]
         [--max-length 256] [--windows 3] [--pooling mean] [--limit N] [--json OUT]
 
 Data (``--data``, else ``$CARELM_SHARED_DATA``, else ``../shared/data``): ``mtsamples/dev.jsonl``.  The task is
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--layers", type=int, default=1, help="student layers")
-    parser.add_argument("--student-epochs", type=int, default=4)
+    parser.add_argument("--student-epochs", type=int, default=8)
     parser.add_argument("--student-lr", type=float, default=1e-4)
     parser.add_argument("--windows", type=int, default=3, help="windows of --max-length tokens per note")
     parser.add_argument("--pooling", choices=("mean", "cls"), default="mean")
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speed-only", action="store_true",
                         help="skip training: time an untrained 6-layer classifier and its --layers student, "
                              "torch and ONNX (speed does not depend on the weights)")
+    parser.add_argument("--keep", type=Path, help="keep the trained models in this folder")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     examples, labels = load(args.data, args.min_notes)
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
 
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="carelm-classify-bench-") as scratch:
-        root = Path(scratch)
+        root = args.keep or Path(scratch)
         fit_train, selection = split_examples(train, 0.1, rng.randrange(1 << 30), groups=lambda e: e.id)
         started = time.perf_counter()
         teacher = train_classifier(fit_train, root / "teacher", config=config, dev=selection, progress=progress,

@@ -136,6 +136,7 @@ def _quantise(source: Path, target: Path, num_labels: int, inputs: tuple, refere
         str(source),
         str(target),
         weight_type=QuantType.QInt8,
+        per_channel=True,  # one scale per output column: a wide-ranged column does not coarsen the others
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # the fused operators carry no type info
     )
     found = OnnxModel(target, num_labels)(*inputs).logits.numpy()
