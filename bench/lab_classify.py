@@ -3,7 +3,7 @@
 Usage:
 
     .venv/bin/python bench/lab_classify.py [--data DIR] [--min-notes 20] [--epochs 2] [--lr 3e-5] [--layers 1]
-        [--student-epochs 8] [--student-lr 1e-4] [--keep DIR]
+        [--student-epochs 8] [--student-lr 1e-4] [--keep DIR [--reuse]]
         [--max-length 256] [--windows 3] [--pooling mean] [--limit N] [--json OUT]
 
 Data (``--data``, else ``$CARELM_SHARED_DATA``, else ``../shared/data``): ``mtsamples/dev.jsonl``.  The task is
@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="skip training: time an untrained 6-layer classifier and its --layers student, "
                              "torch and ONNX (speed does not depend on the weights)")
     parser.add_argument("--keep", type=Path, help="keep the trained models in this folder")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score and time the models already in --keep instead of training (minutes: null)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     examples, labels = load(args.data, args.min_notes)
@@ -129,7 +131,9 @@ def main(argv: list[str] | None = None) -> None:
             args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         return
     report: dict = {"notes": len(examples), "labels": len(labels), "train": len(train), "test": len(test),
-                    "settings": {k: v for k, v in vars(args).items() if k not in ("data", "json")}}
+                    "settings": {k: v for k, v in vars(args).items() if k not in ("data", "json", "keep")}}
+    if args.reuse and not args.keep:
+        parser.error("--reuse needs --keep")
     predicted, seconds = tfidf_baseline(train, test, labels)
     report["tfidf-lr"] = scores_for(gold, predicted, labels) | {"train_seconds": round(seconds, 1)}
     print(json.dumps({"tfidf-lr": report["tfidf-lr"]}), file=sys.stderr)
@@ -147,26 +151,32 @@ def main(argv: list[str] | None = None) -> None:
         root = args.keep or Path(scratch)
         fit_train, selection = split_examples(train, 0.1, rng.randrange(1 << 30), groups=lambda e: e.id)
         started = time.perf_counter()
-        teacher = train_classifier(fit_train, root / "teacher", config=config, dev=selection, progress=progress,
-                                   windows=args.windows, pooling=args.pooling)
+        if args.reuse:
+            teacher = kept(root / "teacher")
+        else:
+            teacher = train_classifier(fit_train, root / "teacher", config=config, dev=selection, progress=progress,
+                                       windows=args.windows, pooling=args.pooling)
         teacher_minutes = (time.perf_counter() - started) / 60
         teacher_predictor = Predictor(teacher.path)
         found = [set(p["labels"]) for p in teacher_predictor.predict([e.text for e in test])]
         report["minilm"] = scores_for(gold, found, labels) | {
-            "train_minutes": round(teacher_minutes, 1), "steps": teacher.fit.steps,
+            "train_minutes": None if args.reuse else round(teacher_minutes, 1), "steps": teacher.fit.steps,
             "best_epoch": teacher.fit.best_epoch,  # 0: the linear probe before fine-tuning
             "selection_macro_f1_by_epoch": [round(row.get("macro_f1", 0.0), 4) for row in teacher.fit.history]}
         print(json.dumps({"minilm": report["minilm"]}), file=sys.stderr)
         started = time.perf_counter()
         student_config = TrainConfig(epochs=args.student_epochs, batch_size=args.batch, learning_rate=args.student_lr,
                                      max_length=args.max_length, seed=args.seed, dev_fraction=0.1, patience=2)
-        student, _ = distill(teacher.path, fit_train, root / "student", student_layers=args.layers,
-                             config=student_config, dev=selection, progress=progress)
+        if args.reuse:
+            student = kept(root / "student")
+        else:
+            student, _ = distill(teacher.path, fit_train, root / "student", student_layers=args.layers,
+                                 config=student_config, dev=selection, progress=progress)
         student_minutes = (time.perf_counter() - started) / 60
         student_predictor = Predictor(student.path)
         found = [set(p["labels"]) for p in student_predictor.predict([e.text for e in test])]
-        report["student"] = scores_for(gold, found, labels) | {"train_minutes": round(student_minutes, 1),
-                                                               "layers": args.layers}
+        report["student"] = scores_for(gold, found, labels) | {
+            "train_minutes": None if args.reuse else round(student_minutes, 1), "layers": args.layers}
         report["student"]["macro_f1_retained"] = round(report["student"]["macro_f1"] / report["minilm"]["macro_f1"], 4)
         texts = [e.text for e in test]
         timing = {}
@@ -192,6 +202,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def kept(folder: Path):
+    """A model folder trained by an earlier run, shaped like a TrainResult for this script."""
+    from types import SimpleNamespace
+
+    from carelm.lab.modeling import ModelCard
+
+    card = ModelCard.load(folder)
+    fit = SimpleNamespace(steps=None, best_epoch=card.metrics.get("best_epoch"), history=[])
+    return SimpleNamespace(path=folder, card=card, fit=fit)
 
 
 def speed_only(test: list, labels: list[str], args: argparse.Namespace) -> dict:
