@@ -411,3 +411,34 @@ def test_api_errors_have_the_common_body(kg_api, path, body, status, code):
     from tests.test_api import assert_error_body
 
     assert_error_body(kg_api.post(path, json=body), status, code)
+
+
+def test_cli_and_api_reason_over_the_store_graph_once_it_holds_one(graph_file, tmp_path, monkeypatch):
+    """A graph loaded with `carelm kg load` is the one `carelm interactions` and `/v1/interactions` use: the
+    Warfarin–Ibuprofen interaction exists only in it, not in the shipped default graph."""
+    from carelm.api.app import create_app
+    from carelm.cli.main import app as main_app
+    from carelm.core.settings import get_settings
+    from tests.conftest import TEST_KEY
+    from tests.server import serving
+
+    monkeypatch.setenv("CARELM_PROFILE", "test")
+    monkeypatch.setenv("CARELM_SECRET_KEY", TEST_KEY)
+    monkeypatch.setenv("CARELM_DATA_DIR", str(tmp_path / "data"))
+    db = f"sqlite:///{tmp_path / 'carelm.db'}"
+
+    def pairs() -> list[tuple[str, str, str]]:
+        result = run_cli("interactions", "Warfarin", "Ibuprofen", "--json", "--db", db)
+        assert result.exit_code == 0, result.output
+        return [(p["a"], p["b"], p["type"]) for p in json.loads(result.output)["pairs"]]
+
+    assert pairs() == []  # no database yet: the default graph, which has no interaction edges
+    assert not (tmp_path / "carelm.db").exists()  # and asking did not create one
+    loaded = CliRunner().invoke(main_app, ["kg", "load", "jsonl", graph_file, "--db", db])
+    assert loaded.exit_code == 0, loaded.output
+    assert pairs() == [("Warfarin", "Ibuprofen", "effect")]
+
+    with serving(create_app(get_settings(profile="test", database_url=db, secret_key=TEST_KEY)), timeout=60) as client:
+        body = client.post("/v1/interactions", json={"medications": ["ibuprofen", "warfarin"]}).json()
+    assert [(p["a"], p["b"], p["type"]) for p in body["pairs"]] == [("ibuprofen", "warfarin", "effect")]
+    assert body["pairs"][0]["evidence"]

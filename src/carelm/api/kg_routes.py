@@ -26,12 +26,16 @@ def _context(request: Request) -> Context:
     return request.app.state.context
 
 
-def _graph(request: Request, ctx: Annotated[Context, Depends(_context)]) -> tuple[KnowledgeGraph, str]:
-    state = request.app.state
+def graph_cache(state: Any) -> kg_service.GraphCache:
+    """The app's one graph cache, shared by the lookups and the reasoning routes."""
     with _CACHE_LOCK:
         if getattr(state, "kg_cache", None) is None:
             state.kg_cache = kg_service.GraphCache()
-    return state.kg_cache.get(ctx)
+        return state.kg_cache
+
+
+def _graph(request: Request, ctx: Annotated[Context, Depends(_context)]) -> tuple[KnowledgeGraph, str]:
+    return graph_cache(request.app.state).get(ctx)
 
 
 ContextDep = Annotated[Context, Depends(_context)]

@@ -1,7 +1,8 @@
 """``POST /v1/diagnose``, ``/v1/treatments`` and ``/v1/interactions``: reasoning over the knowledge graph.
 
-The graph is ``app.state.knowledge_graph`` when set (tests and embedders set it), else the default graph,
-loaded once on first use.  Include with ``app.include_router(router)``.
+The graph is ``app.state.knowledge_graph`` when set (embedders set it), else the store's graph when it holds
+one (``carelm kg load``; reloaded when its rows change), else the shipped default graph: the same graph the
+``/v1/kg`` lookups read.  Include with ``app.include_router(router)``.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ Paths = list[list[dict[str, Any]]]
 
 
 def get_graph(request: Request) -> KnowledgeGraph:
-    """The app's knowledge graph, loading the default graph on first use (a ConfigError when there is none)."""
+    """``app.state.knowledge_graph`` when set, else the store's graph when it holds one, else the default graph
+    (a ConfigError when there is none)."""
+    from carelm.api.kg_routes import graph_cache
+
     state = request.app.state
-    with _LOADING:
-        if getattr(state, "knowledge_graph", None) is None:
-            state.knowledge_graph = diagnose_service.load_graph()
-    return state.knowledge_graph
+    if getattr(state, "knowledge_graph", None) is not None:
+        return state.knowledge_graph
+    graph, _ = graph_cache(state).get(state.context)
+    return graph
 
 
 GraphDep = Annotated[KnowledgeGraph, Depends(get_graph)]

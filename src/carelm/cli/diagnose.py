@@ -1,7 +1,8 @@
 """``carelm diagnose``, ``carelm treatments`` and ``carelm interactions``: thin wrappers over the graph reasoning.
 
-Each uses the default knowledge graph (``carelm.kg.build.default_graph()``) or the graph JSONL(.gz) file
-given with ``--graph``.
+Each uses the graph JSONL(.gz) file given with ``--graph``; else the store's graph when the database exists
+and holds one (``carelm kg load``), the graph the API reasons over too; else the shipped default graph
+(``carelm.kg.build.default_graph()``).
 """
 
 from __future__ import annotations
@@ -14,18 +15,39 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from carelm.cli.common import console, err_console, handle_errors, read_text_input, stream_jsonl
-from carelm.core.errors import InputError
+from carelm.cli.common import DbOption, console, err_console, handle_errors, read_text_input, stream_jsonl
+from carelm.core.errors import ConfigError, InputError
 from carelm.core.logging import configure_logging
 from carelm.core.settings import get_settings
 from carelm.service import diagnose as diagnose_service
 
 GraphOption = Annotated[
     Path | None,
-    typer.Option("--graph", help="A graph JSONL(.gz) file; default: the built-in knowledge graph.",
-                 show_default=False),
+    typer.Option("--graph", help="A graph JSONL(.gz) file; default: the store's graph when it holds one, else "
+                                 "the built-in knowledge graph.", show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _graph(path: Path | None, db: str | None) -> Any:
+    """The ``--graph`` file; else the store's graph when the database exists and holds one; else the default."""
+    if path is not None:
+        return diagnose_service.load_graph(path)
+    from carelm.service.context import Context
+
+    settings = get_settings(database_url=db)
+    url = settings.resolved_database_url
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file():
+        ctx = Context(settings, actor="cli")
+        try:
+            if not ctx.store.kg.is_empty():
+                return ctx.store.kg.load_graph()
+        except ConfigError as exc:  # a store this command cannot open (no key, say) holds no graph it can use
+            err_console.print(f"[yellow]note:[/yellow] not reading the store's graph ({exc}); using the built-in "
+                              "graph", highlight=False, soft_wrap=True)
+        finally:
+            ctx.close()
+    return diagnose_service.load_graph()
 
 
 def diagnose(
@@ -41,13 +63,14 @@ def diagnose(
     = None,
     graph: GraphOption = None,
     as_json: JsonOption = False,
+    db: DbOption = None,
 ) -> None:
     """Rank conditions explaining the findings (given, or read from a note), each with its supporting paths."""
     configure_logging(get_settings().log_level)
     if in_jsonl or out_jsonl:
         if not (in_jsonl and out_jsonl) or file or finding:
             raise InputError("use --in-jsonl and --out-jsonl together, without a FILE or --finding")
-        _diagnose_jsonl(diagnose_service.load_graph(graph), in_jsonl, out_jsonl)
+        _diagnose_jsonl(_graph(graph, db), in_jsonl, out_jsonl)
         return
     request: dict[str, Any] = {"findings": finding or [], "absent": absent or [], "top_k": top_k}
     if candidate:
@@ -55,7 +78,7 @@ def diagnose(
     if file is not None:
         request["text"] = read_text_input(file)
     item = diagnose_service.check_item(request, "options")
-    result = diagnose_service.diagnose(diagnose_service.load_graph(graph), item)
+    result = diagnose_service.diagnose(_graph(graph, db), item)
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
     else:
@@ -99,10 +122,11 @@ def treatments(
                                                             "marked indirect.")] = False,
     graph: GraphOption = None,
     as_json: JsonOption = False,
+    db: DbOption = None,
 ) -> None:
     """Compounds that treat or palliate a condition, allergies excluded, interactions with medications flagged."""
     configure_logging(get_settings().log_level)
-    report = diagnose_service.treatments(diagnose_service.load_graph(graph), condition, allergy or [],
+    report = diagnose_service.treatments(_graph(graph, db), condition, allergy or [],
                                          medication or [], include_similar=similar)
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
@@ -125,12 +149,13 @@ def interactions(
     medications: Annotated[list[str], typer.Argument(help="Two or more medication names.")],
     graph: GraphOption = None,
     as_json: JsonOption = False,
+    db: DbOption = None,
 ) -> None:
     """Every interacting pair among the medications, with its type and evidence."""
     configure_logging(get_settings().log_level)
     if len(medications) < 2:
         raise InputError("give at least two medications")
-    report = diagnose_service.interactions(diagnose_service.load_graph(graph), medications)
+    report = diagnose_service.interactions(_graph(graph, db), medications)
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
         return

@@ -104,11 +104,11 @@ class GraphCache:
 
     def get(self, ctx: Context) -> tuple[KnowledgeGraph, str]:
         """``(graph, origin)`` with origin ``"store"`` or ``"default"``."""
-        from carelm.kg.build import default_graph
+        from carelm.service.diagnose import load_graph
 
         repository = ctx.store.kg
         if repository.is_empty():
-            return default_graph(), DEFAULT
+            return load_graph(), DEFAULT
         with self._lock:
             fingerprint = repository.fingerprint()
             if self._graph is None or fingerprint != self._fingerprint:
