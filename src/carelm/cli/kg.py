@@ -89,7 +89,9 @@ def neighbours(
 
 def register(app: typer.Typer) -> None:
     """Add ``carelm kg ...`` to the ``carelm`` command line."""
-    from carelm.cli.kg_mine import mine_command
+    from carelm.cli.kg_mine import examples_command, mine_command, relate_command
 
     kg_app.command("mine")(mine_command)
+    kg_app.command("relate")(relate_command)
+    kg_app.command("examples")(examples_command)
     app.add_typer(kg_app, name="kg")

@@ -36,8 +36,9 @@ from carelm.kg.graph import Edge, Node, name_key
 from carelm.kg.graphfile import FORMAT, FORMAT_VERSION, edge_to_dict, node_to_dict
 from carelm.kg.icd10 import icd10_id
 
-__all__ = ["Abstract", "Cooccurrences", "cooccurrence", "corpus_name", "count_cooccurrence", "default_pipeline",
-           "mine", "mined_graph", "read_abstracts", "write_graph_jsonl"]
+__all__ = ["Abstract", "Cooccurrences", "TermMention", "concept_link", "cooccurrence", "corpus_name",
+           "count_cooccurrence", "default_pipeline", "mine", "mined_graph", "mined_node", "mined_node_id",
+           "present_mentions", "read_abstracts", "term_of", "write_graph_jsonl"]
 
 log = logging.getLogger(__name__)
 
@@ -103,28 +104,51 @@ class Cooccurrences:
 
     def _present_terms(self, doc_id: str, note: Note) -> dict[TermKey, set[int]]:
         """The terms of the note's present mentions, each with the numbers of the sentences holding it."""
-        starts = [span.start for span in note.layer("sentences")]
         present: dict[TermKey, set[int]] = {}
-        for mention in note.layer("mentions"):
-            attributes = mention.attributes
-            if mention.label not in NODE_KINDS or attributes.get("negated"):
-                continue
-            surface = note.text[mention.start:mention.end]
-            canonical = attributes.get("term") or surface
-            key = name_key(canonical)
-            if not key:
-                continue
-            term = self.terms.get((mention.label, key))
-            if term is None:
-                term = self.terms[(mention.label, key)] = MinedTerm(mention.label, key, first_document=doc_id)
-            if (mention.label, key) not in present:
-                term.documents += 1
-            term.names[canonical] += 1
-            term.surfaces[surface] += 1
-            if attributes.get("concept"):
-                term.concepts[attributes["concept"]] += 1
-            present.setdefault((mention.label, key), set()).add(max(0, bisect_right(starts, mention.start) - 1))
+        for mention in present_mentions(note, self.terms, doc_id):
+            present.setdefault(mention.term, set()).add(mention.sentence)
         return present
+
+
+@dataclass(frozen=True)
+class TermMention:
+    """A present mention of a mined term: its span, term and the number of its sentence (from 0)."""
+
+    start: int
+    end: int
+    term: TermKey
+    sentence: int
+
+
+def present_mentions(note: Note, terms: dict[TermKey, MinedTerm], doc_id: str) -> list[TermMention]:
+    """The note's present (not negated) PROBLEM, SYMPTOM and DRUG mentions as terms, counted into ``terms``
+    (documents, canonical names, surface forms, concepts)."""
+    starts = [span.start for span in note.layer("sentences")]
+    found: list[TermMention] = []
+    seen: set[TermKey] = set()
+    for mention in note.layer("mentions"):
+        attributes = mention.attributes
+        if mention.label not in NODE_KINDS or attributes.get("negated"):
+            continue
+        surface = note.text[mention.start:mention.end]
+        canonical = attributes.get("term") or surface
+        key = name_key(canonical)
+        if not key:
+            continue
+        term_key = (mention.label, key)
+        term = terms.get(term_key)
+        if term is None:
+            term = terms[term_key] = MinedTerm(mention.label, key, first_document=doc_id)
+        if term_key not in seen:
+            seen.add(term_key)
+            term.documents += 1
+        term.names[canonical] += 1
+        term.surfaces[surface] += 1
+        if attributes.get("concept"):
+            term.concepts[attributes["concept"]] += 1
+        found.append(TermMention(mention.start, mention.end, term_key,
+                                 max(0, bisect_right(starts, mention.start) - 1)))
+    return found
 
 
 def default_pipeline() -> Any:
@@ -186,34 +210,34 @@ def mined_graph(counts: Cooccurrences, *, min_count: int = 2, max_p: float = 0.0
                       "target_documents": found.with_y, "corpus_documents": found.total,
                       "expected": round(found.expected, 4), "ratio": round(found.ratio, 4),
                       "p_value": float(f"{found.p_value:.4g}"), "npmi": round(found.npmi, 4)}
-        edges.append(Edge(_node_id(counts.terms[x]), _node_id(counts.terms[y]), "cooccurs", source, licence,
+        edges.append(Edge(mined_node_id(counts.terms[x]), mined_node_id(counts.terms[y]), "cooccurs", source, licence,
                           round(max(0.0, found.npmi), 4), tuple(evidence), attributes))
-    nodes = [_node(counts.terms[term], source, licence) for term in sorted(used)]
-    edges += [link for node in nodes if (link := _concept_link(node, counts.terms[_term_of(node)], source,
+    nodes = [mined_node(counts.terms[term], source, licence) for term in sorted(used)]
+    edges += [link for node in nodes if (link := concept_link(node, counts.terms[term_of(node)], source,
                                                                licence))]
     return nodes, edges
 
 
-def _node_id(term: MinedTerm) -> str:
+def mined_node_id(term: MinedTerm) -> str:
     return f"{NODE_KINDS[term.type]}::mined:{term.key.replace(' ', '-')}"
 
 
-def _term_of(node: Node) -> TermKey:
+def term_of(node: Node) -> TermKey:
     return node.attributes["mention_type"], node.attributes["key"]
 
 
-def _node(term: MinedTerm, source: str, licence: str) -> Node:
+def mined_node(term: MinedTerm, source: str, licence: str) -> Node:
     name = term.names.most_common(1)[0][0]
     synonyms = [s for s, _ in term.surfaces.most_common()
                 if name_key(s.removesuffix("'s")) != term.key and s != name]
     attributes: dict[str, Any] = {"mention_type": term.type, "key": term.key, "documents": term.documents}
     if term.concepts:
         attributes["concept"] = term.concepts.most_common(1)[0][0]
-    return Node(_node_id(term), NODE_KINDS[term.type], name, tuple(dict.fromkeys(synonyms))[:MAX_SYNONYMS],
+    return Node(mined_node_id(term), NODE_KINDS[term.type], name, tuple(dict.fromkeys(synonyms))[:MAX_SYNONYMS],
                 source, licence, attributes)
 
 
-def _concept_link(node: Node, term: MinedTerm, source: str, licence: str) -> Edge | None:
+def concept_link(node: Node, term: MinedTerm, source: str, licence: str) -> Edge | None:
     """``maps_to`` an ICD-10 code, or ``same_as`` a graph node of the same kind, from the term's concept."""
     concept = node.attributes.get("concept", "")
     evidence = ({"pmid": term.first_document, "concept": concept},)
