@@ -10,6 +10,8 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from carelm import __version__
+from carelm.api.ask_routes import router as ask_router
+from carelm.api.chat_routes import router as chat_router
 from carelm.api.errors import install_error_handlers
 from carelm.api.kg_routes import router as kg_router
 from carelm.api.reasoning_routes import router as reasoning_router
@@ -28,6 +30,8 @@ from carelm.api.schemas import (
     ReidentifyRequest,
     ReidentifyResponse,
 )
+from carelm.api.search_routes import router as search_router
+from carelm.api.summary_routes import router as summary_router
 from carelm.core.errors import InputError, PayloadTooLarge
 from carelm.core.pipeline import Pipeline
 from carelm.core.settings import Settings
@@ -63,6 +67,10 @@ def create_app(settings: Settings) -> FastAPI:
     _add_routes(app)
     app.include_router(reasoning_router)
     app.include_router(kg_router)
+    app.include_router(search_router)
+    app.include_router(chat_router)
+    app.include_router(ask_router)
+    app.include_router(summary_router)
     return app
 
 

@@ -9,12 +9,15 @@ from typing import Annotated
 
 import typer
 
+from carelm.cli import ask as ask_commands
 from carelm.cli import deid as deid_commands
 from carelm.cli import diagnose as diagnose_commands
 from carelm.cli import extract as extract_commands
 from carelm.cli import kg as kg_commands
 from carelm.cli import lab as lab_commands
 from carelm.cli import resources as resource_commands
+from carelm.cli import search as search_commands
+from carelm.cli import summarize as summarize_commands
 from carelm.cli.common import DbOption, console, handle_errors, make_context, progress_bar
 from carelm.cli.render import print_record, print_summary
 from carelm.ingest.tabular import CsvMapping
@@ -182,4 +185,7 @@ resource_commands.register(app)
 extract_commands.register(app)
 lab_commands.register(app)
 diagnose_commands.register(app)
+search_commands.register(app)
+ask_commands.register(app)
+summarize_commands.register(app)
 kg_commands.register(app)

@@ -109,3 +109,44 @@ class Record:
     external_id: str | None = None
     source: str | None = None
     id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrievable piece of text: a literature abstract or a chunk of a note's de-identified text.
+
+    ``start``/``end`` locate ``text`` in the stored document (a note's de-identified text, or a literature
+    document's title + abstract); ``metadata`` carries filters (patient_id, note_id, record_id, kind,
+    section, authored_at) for records, and the title for literature.
+    """
+
+    id: str
+    document_id: str
+    text: str
+    scope: str  # "records" or "literature"
+    start: int = 0
+    end: int = 0
+    score: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a statement comes from: a document, a character span in it, and the quoted text of that span."""
+
+    document_id: str
+    start: int
+    end: int
+    quote: str
+    scope: str = "records"
+
+
+@dataclass(slots=True)
+class Answer:
+    """A grounded answer: the text, the citations it rests on, a confidence in [0, 1], and whether it abstained."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    confidence: float = 0.0
+    abstained: bool = False
+    label: str | None = None  # yes/no/maybe for closed questions
