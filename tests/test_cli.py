@@ -37,7 +37,7 @@ def test_every_command_that_touches_the_database_takes_db():
         for path, leaf in [(f"{name} {sub}", c) for sub, c in getattr(command, "commands", {}).items()] or [
             (name, command)
         ]:
-            if path == "kg mine":  # mines abstracts into a graph file; needs no database
+            if path in ("kg mine", "kg examples"):  # abstracts or corpora into files; no database
                 continue
             options = {opt for param in leaf.params for opt in param.opts}
             assert "--db" in options, f"{path} lacks --db"

@@ -23,6 +23,8 @@ STATUS_BY_ERROR: dict[type[errors.CarelmError], int] = {
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
     errors.PermissionDenied: 403,
+    errors.PolicyError: 403,
+    errors.BackendError: 502,
     errors.PipelineError: 400,
     errors.StorageError: 503,
     errors.ConfigError: 503,

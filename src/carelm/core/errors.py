@@ -92,3 +92,15 @@ class PermissionDenied(CarelmError):
     """The caller is not allowed to do this."""
 
     code = "permission_denied"
+
+
+class PolicyError(PermissionDenied):
+    """A policy forbids the call, e.g. identifiers in text bound for an external language model."""
+
+    code = "policy_refused"
+
+
+class BackendError(CarelmError):
+    """A language-model backend failed: its endpoint was unreachable or answered with an error."""
+
+    code = "backend_error"

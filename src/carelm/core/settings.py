@@ -37,6 +37,19 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the API server binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port the API server binds.")
     max_request_bytes: int = Field(10_000_000, ge=1024, description="Largest accepted request body.")
+    index_on_process: bool = Field(True, description="Update the records search index after `carelm process`.")
+    llm_backend: Literal["extractive", "transformers", "openai"] = Field(
+        "extractive", description="Text generator: extractive (no model), transformers (local LM), openai (server)."
+    )
+    llm_model: str | None = Field(None, description="transformers: model folder or registered lm; openai: model name.")
+    llm_base_url: str | None = Field(None, description="openai: the server's base URL, e.g. http://127.0.0.1:8001/v1.")
+    llm_api_key: SecretStr | None = Field(None, description="openai: sent as a Bearer token when set.")
+    llm_external: bool = Field(True, description="openai: the endpoint is outside this trust boundary (PHI guard on).")
+    llm_timeout: float = Field(60.0, gt=0, le=3600, description="openai: seconds per HTTP attempt.")
+    llm_retries: int = Field(2, ge=0, le=10, description="openai: retries after connection errors, 429 and 5xx.")
+    llm_phi_policy: Literal["refuse", "redact"] = Field(
+        "refuse", description="What the PHI guard does with identifiers bound for an external backend."
+    )
 
     @property
     def resolved_database_url(self) -> str:
