@@ -36,7 +36,7 @@ def assert_error_body(response: httpx.Response, status: int, code: str) -> dict:
 
 def test_health_and_openapi(api: httpx.Client):
     health = api.get("/health").json()
-    assert health["status"] == "ok" and health["schema_revision"] == "0004"
+    assert health["status"] == "ok" and health["schema_revision"] == "0007"
     spec = api.get("/openapi.json").json()
     assert {"/health", "/v1/records", "/v1/records/{record_id}"} <= set(spec["paths"])
 

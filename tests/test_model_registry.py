@@ -36,7 +36,7 @@ def audit_actions(store: Store) -> list[tuple[str, str | None]]:
 
 def test_schema_is_at_0003_and_the_migration_matches_the_models(store: Store):
     current, head = db.schema_revision(store.engine)
-    assert current == head == "0004"
+    assert current == head == "0007"
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     tables = set(inspect(store.engine).get_table_names())
@@ -50,7 +50,7 @@ def test_migration_downgrades_and_upgrades_again(store: Store):
     command.downgrade(cfg, "0002")
     assert {"models", "model_training_records"}.isdisjoint(inspect(store.engine).get_table_names())
     db.upgrade(store.engine)
-    assert db.schema_revision(store.engine)[0] == "0004"
+    assert db.schema_revision(store.engine)[0] == "0007"
 
 
 def test_register_numbers_versions_per_name_and_get_returns_latest(store: Store):

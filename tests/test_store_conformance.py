@@ -28,7 +28,7 @@ def make_record(patient="P-1", texts=(TEXT_A,), external_id=None, items=()) -> R
 
 def test_schema_is_at_head_and_matches_models(store: Store):
     current, head = db.schema_revision(store.engine)
-    assert current == head == "0004"
+    assert current == head == "0007"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
