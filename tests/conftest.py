@@ -82,6 +82,24 @@ def ctx(backend_settings) -> Iterator[Context]:
     context.close()
 
 
+def issue_key(settings: Settings, role: str = "admin", name: str | None = None) -> str:
+    """A new principal with ``role`` (named ``name`` or a random test name) and an API key for it."""
+    from carelm.service import access
+
+    context = Context(settings, actor="test")  # a trusted in-process caller: no principal
+    try:
+        principal = access.add_principal(context, name or f"test-{role}-{uuid.uuid4().hex[:8]}", role)
+        return access.create_key(context, principal.name)[1]
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def admin_key(backend_settings) -> str:
+    """An API key of a fresh ``admin`` principal in the backend's database."""
+    return issue_key(backend_settings, "admin")
+
+
 @pytest.fixture
 def sqlite_ctx(settings) -> Iterator[Context]:
     context = Context(settings, actor="test")

@@ -19,8 +19,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app, timeout: float = 30) -> Iterator[httpx.Client]:
-    """Serve ``app`` in a background thread; yield a client bound to it; stop the server afterwards."""
+def serving(app, timeout: float = 30, *, role: str | None = "admin") -> Iterator[httpx.Client]:
+    """Serve ``app`` in a background thread; yield a client bound to it; stop the server afterwards.
+
+    For a carelm app the client carries the API key of a new principal with ``role`` (None: no key).
+    """
+    headers = {}
+    context = getattr(getattr(app, "state", None), "context", None)
+    if role is not None and context is not None:
+        from tests.conftest import issue_key
+
+        headers["Authorization"] = f"Bearer {issue_key(context.settings, role)}"
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -30,7 +39,7 @@ def serving(app, timeout: float = 30) -> Iterator[httpx.Client]:
         time.sleep(0.02)
     assert server.started, "API server did not start"
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout, headers=headers) as client:
             yield client
     finally:
         server.should_exit = True

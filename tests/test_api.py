@@ -55,7 +55,7 @@ def test_post_note_then_list_and_get_with_annotations_after_processing(api: http
     assert process_notes(ctx).notes_done == 1
     ctx.close()
 
-    page = api.get("/v1/records", params={"limit": 1}).json()
+    page = api.get("/v1/records", params={"limit": 1, "raw": "true", "purpose": "check sentence offsets"}).json()
     assert page["total"] == 1 and len(page["items"]) == 1
     note = page["items"][0]["notes"][0]
     assert [s["label"] for s in note["layers"]["sections"]] == ["chief_complaint", "hpi", "plan"]
@@ -63,6 +63,7 @@ def test_post_note_then_list_and_get_with_annotations_after_processing(api: http
     assert "Denies chest pain." in sentences and "Follow up in one week." in sentences
     detail = api.get(f"/v1/records/{page['items'][0]['id']}").json()
     assert detail["notes"][0]["layers"] == note["layers"]
+    assert detail["notes"][0]["text"] is None and detail["notes"][0]["deid_text"]  # the original only when asked
     summary = api.get("/v1/records", params={"view": "summary"}).json()["items"][0]
     assert summary["note_count"] == 1 and "notes" not in summary
 

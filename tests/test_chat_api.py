@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from carelm.api.app import create_app
 from carelm.core.errors import PolicyError
@@ -16,6 +17,7 @@ from carelm.core.settings import Settings
 from carelm.generate.backend_transformers import TransformersBackend
 from carelm.generate.backends import make_backend
 from carelm.store.store import Store
+from tests.conftest import issue_key
 from tests.server import serving
 from tests.test_generate_backends import PHI_MESSAGE, PHI_STRINGS, tiny_lm_folder
 
@@ -62,8 +64,14 @@ def chat_server(settings: Settings, lm_folder, bodies: list[dict] | None = None)
     finally:
         store.close()
     app = create_app(settings)
-    with serving(app if bodies is None else ReceivedBodies(app, bodies)) as client:
+    with serving(app if bodies is None else ReceivedBodies(app, bodies), role=None) as client:
+        client.headers["Authorization"] = f"Bearer {issue_key(settings, 'admin')}"
         yield client
+
+
+def api_key(client: httpx.Client) -> str:
+    """The carelm API key the client sends, for a backend that talks to the same server."""
+    return client.headers["Authorization"].removeprefix("Bearer ")
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict:
@@ -114,6 +122,7 @@ def test_openai_backend_against_carelm_equals_the_local_transformers_backend(set
         for external in (False, True):  # text without identifiers passes the guard unchanged
             remote = make_backend(settings.model_copy(update={
                 "llm_backend": "openai", "llm_base_url": f"{client.base_url}/v1", "llm_model": "tiny-lm",
+                "llm_api_key": SecretStr(api_key(client)),
                 "llm_external": external}))
             assert remote.external is external
             for max_tokens in (4, 12):
@@ -128,6 +137,7 @@ def test_phi_guard_decides_what_reaches_an_external_server(settings, lm_folder) 
         def backend(**update):
             return make_backend(settings.model_copy(update={
                 "llm_backend": "openai", "llm_base_url": f"{client.base_url}/v1", "llm_model": "extractive",
+                "llm_api_key": SecretStr(api_key(client)),
                 **update}))
 
         with pytest.raises(PolicyError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -36,7 +37,10 @@ def test_demo_serves_records_with_sections_and_sentences(tmp_path):
         assert '"notes": 200' in output and '"patients": 50' in output
         assert (tmp_path / "carelm-data" / "secret.key").exists()
 
-        record = _first_record(port)
+        key = re.search(r"API key of the demo admin .*: (clm_[0-9a-f]{12}_[A-Za-z0-9_-]{43})", output)
+        assert key, output
+        record = _first_record(port, key.group(1))
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/records", timeout=10).status_code == 401  # no key
         note = record["notes"][0]
         assert note["layers"]["sections"] and note["layers"]["sentences"]
         assert {s["attributes"]["section"] for s in note["layers"]["sentences"]} - {None}
@@ -45,11 +49,12 @@ def test_demo_serves_records_with_sections_and_sentences(tmp_path):
         child.wait(timeout=30)
 
 
-def _first_record(port: int) -> dict:
+def _first_record(port: int, key: str) -> dict:
     deadline = time.monotonic() + 30
     while True:
         try:
-            response = httpx.get(f"http://127.0.0.1:{port}/v1/records", params={"limit": 1}, timeout=10)
+            response = httpx.get(f"http://127.0.0.1:{port}/v1/records", params={"limit": 1}, timeout=10,
+                                 headers={"Authorization": f"Bearer {key}"})
             break
         except httpx.TransportError:
             if time.monotonic() > deadline:

@@ -234,7 +234,8 @@ def test_folder_discovery_is_sorted_and_safe(tmp_path):
     os.symlink(outside, root / "linked_dir")
     os.symlink(root / "e.md", root / "g.txt")
     found = [p.relative_to(root).as_posix() for p in iter_input_files(root)]
-    assert found == ["a.jsonl", "b/z.txt", "c.csv", "d.json", "e.md", "g.txt"]
+    # links leading outside are yielded so that reader_for reports them (tests/test_hardening_ingest.py)
+    assert found == ["a.jsonl", "b/z.txt", "c.csv", "d.json", "e.md", "g.txt", "leak.txt", "linked_dir"]
 
 
 def test_single_file_is_yielded_and_missing_path_raises(tmp_path):

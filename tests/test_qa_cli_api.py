@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from carelm.api.app import create_app
@@ -160,6 +161,7 @@ def test_ask_through_an_openai_compatible_server_keeps_only_cited_sentences(proc
     settings, texts, _ = processed
     with serving(create_app(settings)) as client:
         remote = settings.model_copy(update={"llm_backend": "openai", "llm_base_url": f"{client.base_url}/v1",
+                                             "llm_api_key": SecretStr(client.headers["Authorization"][7:]),
                                              "llm_model": "extractive", "llm_external": False})
         ctx = Context(remote, actor="test")
         try:

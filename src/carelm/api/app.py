@@ -11,9 +11,12 @@ from fastapi.responses import JSONResponse
 
 from carelm import __version__
 from carelm.api.ask_routes import router as ask_router
+from carelm.api.auth import authenticate, permits, request_context
 from carelm.api.chat_routes import router as chat_router
 from carelm.api.errors import install_error_handlers
+from carelm.api.hardening import install_hardening
 from carelm.api.kg_routes import router as kg_router
+from carelm.api.lifecycle_routes import router as lifecycle_router
 from carelm.api.reasoning_routes import router as reasoning_router
 from carelm.api.schemas import (
     DeidRequest,
@@ -35,6 +38,7 @@ from carelm.api.summary_routes import router as summary_router
 from carelm.core.errors import InputError, PayloadTooLarge
 from carelm.core.pipeline import Pipeline
 from carelm.core.settings import Settings
+from carelm.lifecycle.access import ANONYMOUS, Permission
 from carelm.service import deid, extract, ingest, lab, records
 from carelm.service.context import Context
 from carelm.service.process import attach_data_resources
@@ -42,15 +46,18 @@ from carelm.store import db
 
 
 def get_context(request: Request) -> Context:
-    return request.app.state.context
+    return request_context(request)
 
 
 ContextDep = Annotated[Context, Depends(get_context)]
+RawQuery = Annotated[bool, Query(description="Include the original note text (PHI): needs a role that may read it "
+                                             "and a stated `purpose`; audited.")]
+PurposeQuery = Annotated[str | None, Query(max_length=300, description="Why the original text is needed (audited).")]
 
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the API for these settings; the store is opened (and migrated) at start-up."""
-    context = Context(settings, actor="api")
+    context = Context(settings, actor="api", principal=ANONYMOUS)  # requests act for their own principal
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -59,18 +66,21 @@ def create_app(settings: Settings) -> FastAPI:
         context.close()
 
     app = FastAPI(title="carelm", version=__version__, lifespan=lifespan,
-                  description="Clinical records: ingest, process and read annotated notes.")
+                  description="Clinical records: ingest, process and read annotated notes.",
+                  dependencies=[Depends(authenticate)])
     app.state.context = context
     app.state.deid_pipelines = {}
     app.state.extract_pipeline = None
     install_error_handlers(app)
+    install_hardening(app, settings)  # body limit, rate limit, CORS, security headers on every route
     _add_routes(app)
-    app.include_router(reasoning_router)
-    app.include_router(kg_router)
+    app.include_router(reasoning_router, dependencies=[permits(Permission.KNOWLEDGE_READ)])
+    app.include_router(kg_router, dependencies=[permits(Permission.KNOWLEDGE_READ)])
     app.include_router(search_router)
     app.include_router(chat_router)
-    app.include_router(ask_router)
+    app.include_router(ask_router, dependencies=[permits(Permission.KNOWLEDGE_READ)])
     app.include_router(summary_router)
+    app.include_router(lifecycle_router)
     return app
 
 
@@ -125,19 +135,23 @@ def _add_routes(app: FastAPI) -> None:
 
     @app.get("/v1/records", response_model=RecordPage, tags=["records"])
     def list_records(
-        ctx: ContextDep, limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
-        patient_id: str | None = None, view: Literal["full", "summary"] = "full",
+        ctx: ContextDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # larger ones overflow the database's integers
+        patient_id: str | None = None, view: Literal["full", "summary"] = "full", raw: RawQuery = False,
+        purpose: PurposeQuery = None,
     ) -> RecordPage:
-        """Records in ingest order; `view=full` includes notes with their annotation layers."""
+        """Records in ingest order; `view=full` includes notes with their de-identified text and annotation layers
+        (and the original text with `raw=true`, for roles that may read it, with a stated `purpose`)."""
         page, total = records.list_records(ctx, limit=limit, offset=offset, patient_id=patient_id)
         if view == "summary":
             items = [RecordSummary(id=r.id, patient_id=r.patient_id, source=r.source, created_at=r.created_at,
                                    note_count=r.note_count) for r in page]
         else:
-            items = [RecordDetail.of(records.get_record(ctx, r.id)) for r in page]
+            items = [RecordDetail.of(records.get_record(ctx, r.id, include_text=raw, purpose=purpose)) for r in page]
         return RecordPage(total=total, limit=limit, offset=offset, items=items)
 
-    @app.post("/v1/deidentify", response_model=DeidResponse, tags=["de-identification"])
+    @app.post("/v1/deidentify", response_model=DeidResponse, tags=["de-identification"],
+              dependencies=[permits(Permission.TEXT_PROCESS)])
     def deidentify(body: DeidRequest, ctx: ContextDep, request: Request) -> DeidResponse:
         """De-identify one text; spans are offsets into the input text (end exclusive)."""
         if len(body.text.encode()) > ctx.settings.max_request_bytes:
@@ -149,7 +163,8 @@ def _add_routes(app: FastAPI) -> None:
             raise InputError(out["error"], location="text")
         return DeidResponse(**out)
 
-    @app.post("/v1/extract", response_model=ExtractResponse, tags=["extraction"])
+    @app.post("/v1/extract", response_model=ExtractResponse, tags=["extraction"],
+              dependencies=[permits(Permission.TEXT_PROCESS)])
     def extract_text(body: ExtractRequest, ctx: ContextDep, request: Request) -> ExtractResponse:
         """Mentions with assertion flags and candidate ICD-10-CM codes; offsets into the input text (end exclusive).
 
@@ -183,6 +198,8 @@ def _add_routes(app: FastAPI) -> None:
                                predictions=predictor.predict(body.texts))
 
     @app.get("/v1/records/{record_id}", response_model=RecordDetail, tags=["records"])
-    def get_record(record_id: str, ctx: ContextDep) -> RecordDetail:
-        """One record with its notes, annotation layers and structured items."""
-        return RecordDetail.of(records.get_record(ctx, record_id))
+    def get_record(record_id: str, ctx: ContextDep, raw: RawQuery = False, purpose: PurposeQuery = None
+                   ) -> RecordDetail:
+        """One record with its notes (de-identified text; the original too with `raw=true` and a `purpose`),
+        annotation layers and structured items."""
+        return RecordDetail.of(records.get_record(ctx, record_id, include_text=raw, purpose=purpose))

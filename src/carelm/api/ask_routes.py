@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from carelm.api.auth import request_context
 from carelm.core.errors import InputError
 from carelm.generate import closed
 from carelm.generate.qa import MAX_QUESTION_CHARS
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1", tags=["question answering"])
 
 
 def _context(request: Request) -> Context:
-    return request.app.state.context
+    return request_context(request)
 
 
 ContextDep = Annotated[Context, Depends(_context)]

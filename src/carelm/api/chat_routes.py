@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from carelm.api.auth import request_context
 from carelm.core.errors import PayloadTooLarge
 from carelm.service import chat
 from carelm.service.context import Context
@@ -31,7 +32,7 @@ def get_chat_models(request: Request) -> chat.ChatModels:
 
 
 def get_context(request: Request) -> Context:
-    return request.app.state.context
+    return request_context(request)
 
 
 ModelsDep = Annotated[chat.ChatModels, Depends(get_chat_models)]

@@ -23,6 +23,7 @@ STATUS_BY_ERROR: dict[type[errors.CarelmError], int] = {
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
     errors.PermissionDenied: 403,
+    errors.Unauthenticated: 401,
     errors.PolicyError: 403,
     errors.BackendError: 502,
     errors.PipelineError: 400,
@@ -57,7 +58,9 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             log.error("request failed", extra={"error": exc.code})
-        return JSONResponse(error_body(exc.code, exc.message, exc.location, exc.details), status_code=status)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None  # RFC 9110: a 401 names its scheme
+        return JSONResponse(error_body(exc.code, exc.message, exc.location, exc.details), status_code=status,
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

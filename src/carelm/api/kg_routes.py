@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from carelm.api.auth import request_context
 from carelm.kg.graph import Edge, KnowledgeGraph, Node
 from carelm.service import kg as kg_service
 from carelm.service.context import Context
@@ -23,7 +24,7 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _context(request: Request) -> Context:
-    return request.app.state.context
+    return request_context(request)
 
 
 def graph_cache(state: Any) -> kg_service.GraphCache:

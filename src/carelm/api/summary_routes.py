@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from carelm.api.auth import request_context
 from carelm.service import summary as summary_service
 from carelm.service.context import Context
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["summaries"])
 
 
 def _context(request: Request) -> Context:
-    return request.app.state.context
+    return request_context(request)
 
 
 ContextDep = Annotated[Context, Depends(_context)]

@@ -17,7 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from carelm.core.errors import CarelmError, InputError
 from carelm.core.logging import configure_logging
-from carelm.core.settings import get_settings
+from carelm.core.settings import Settings, get_settings
+from carelm.lifecycle.access import ANONYMOUS
+from carelm.service.access import local_operator
 from carelm.service.context import Context
 
 console = Console()
@@ -30,10 +32,39 @@ DbOption = Annotated[
 ]
 
 
+KeyOption = Annotated[
+    str | None,
+    typer.Option("--key", help="Act as the principal of this API key (default CARELM_API_KEY; without one, the local "
+                               "operator where CARELM_LOCAL_OPERATOR allows it).", show_default=False),
+]
+
+
 def make_context(db: str | None, actor: str = "cli") -> Context:
+    """Settings from options and the environment, acting for the CLI's principal (see ``cli_principal``)."""
     settings = get_settings(database_url=db)
     configure_logging(settings.log_level)
-    return Context(settings, actor=actor)
+    return cli_principal(Context(settings, actor=actor), settings)
+
+
+def cli_principal(ctx: Context, settings: Settings) -> Context:
+    """Who the CLI acts for: the key of ``carelm --key`` or CARELM_API_KEY (checked at the first permission
+    check, so commands that read no stored data need none), else the local operator where allowed, else nobody
+    (then a command touching stored data stops with ``unauthenticated``)."""
+    key = _INVOCATION["key"] or (settings.api_key.get_secret_value() if settings.api_key else None)
+    if key:
+        ctx.api_key = key
+        return ctx
+    ctx.principal = local_operator(settings) or ANONYMOUS
+    ctx.actor = ctx.principal.name if ctx.principal.authenticated else ctx.actor
+    return ctx
+
+
+_INVOCATION: dict[str, str | None] = {"key": None}  # options given to `carelm` itself, before the command
+
+
+def use_key(key: str | None) -> None:
+    """Remember ``carelm --key`` for the command of this invocation (called by the root callback)."""
+    _INVOCATION["key"] = key
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -10,17 +10,21 @@ from typing import Annotated
 import typer
 
 from carelm.cli import ask as ask_commands
+from carelm.cli import audit as audit_commands
 from carelm.cli import deid as deid_commands
 from carelm.cli import diagnose as diagnose_commands
 from carelm.cli import extract as extract_commands
 from carelm.cli import kg as kg_commands
 from carelm.cli import lab as lab_commands
+from carelm.cli import lifecycle as lifecycle_commands
 from carelm.cli import resources as resource_commands
 from carelm.cli import search as search_commands
+from carelm.cli import security as security_commands
 from carelm.cli import summarize as summarize_commands
-from carelm.cli.common import DbOption, console, handle_errors, make_context, progress_bar
+from carelm.cli.common import DbOption, KeyOption, console, handle_errors, make_context, progress_bar, use_key
 from carelm.cli.render import print_record, print_summary
 from carelm.ingest.tabular import CsvMapping
+from carelm.service import access as access_service
 from carelm.service import demo as demo_service
 from carelm.service import ingest as ingest_service
 from carelm.service import process as process_service
@@ -29,6 +33,13 @@ from carelm.service.context import initialise
 
 app = typer.Typer(help="carelm: offline-first clinical records platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
+
+
+@app.callback()
+def main(key: KeyOption = None) -> None:
+    """carelm: offline-first clinical records platform.  Commands act for the principal of `--key` (or
+    CARELM_API_KEY), or for the local operator on a SQLite file you own (see docs/security.md)."""
+    use_key(key)
 
 
 @app.command()
@@ -96,10 +107,13 @@ def show(
     record_id: Annotated[str, typer.Argument(help="Record id (see `carelm records`).")],
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Include the original note text (PHI; needs --purpose).")] = False,
+    purpose: Annotated[str | None, typer.Option(help="Why the original text is needed (written to the audit log).")
+                       ] = None,
 ) -> None:
-    """Show a record with its notes and annotation layers (reading note text is audited)."""
+    """Show a record with its notes (de-identified text; the original with --raw --purpose) and annotation layers."""
     ctx = make_context(db)
-    record = record_service.get_record(ctx, record_id)
+    record = record_service.get_record(ctx, record_id, include_text=raw, purpose=purpose)
     print_record(record, as_json=as_json)
     ctx.close()
 
@@ -157,6 +171,10 @@ def demo(
     with progress_bar("processing", process_service.pending_count(ctx, False)) as advance:
         process_service.process_notes(ctx, on_batch=advance)
     print_summary(record_service.stats(ctx), time.perf_counter() - started)
+    demo_key = access_service.issue_demo_key(ctx)
+    console.print(f"API key of the demo admin (shown once, expires in 7 days): {demo_key}\n"
+                  f"  try: curl -H 'Authorization: Bearer {demo_key}' http://127.0.0.1:{port or ctx.settings.port}"
+                  "/v1/records?view=summary", highlight=False, soft_wrap=True)
     ctx.close()
     if serve_api:
         demo_service.serve(ctx.settings, host=None, port=port, announce=console.print)
@@ -189,3 +207,6 @@ search_commands.register(app)
 ask_commands.register(app)
 summarize_commands.register(app)
 kg_commands.register(app)
+audit_commands.register(app)
+security_commands.register(app)
+lifecycle_commands.register(app)

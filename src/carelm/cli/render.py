@@ -44,6 +44,9 @@ def _print_note(note: StoredNote) -> None:
     console.print(table)
     if has_mentions:
         console.print(mentions_table(note))
+    if note.text is None and note.deid_text is not None:  # span texts index the original, shown with --raw only
+        console.print(f"de-identified text of note {note.id}:", highlight=False)
+        console.print(Text(note.deid_text))
 
 
 def mentions_table(note: StoredNote) -> Table:

@@ -94,6 +94,12 @@ class PermissionDenied(CarelmError):
     code = "permission_denied"
 
 
+class Unauthenticated(PermissionDenied):
+    """No valid credential: the API key is missing, malformed, unknown, revoked or expired."""
+
+    code = "unauthenticated"
+
+
 class PolicyError(PermissionDenied):
     """A policy forbids the call, e.g. identifiers in text bound for an external language model."""
 

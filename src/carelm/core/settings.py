@@ -32,12 +32,31 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default a SQLite file in data_dir.")
     secret_key: SecretStr | None = Field(None, description="Encryption key: 32 bytes base64, or a passphrase.")
     key_file: Path | None = Field(None, description="File holding the key; default data_dir/secret.key.")
+    previous_keys: SecretStr | None = Field(
+        None, description="Old keys, comma-separated, that still decrypt (never encrypt) until a rotation ends."
+    )
+    previous_keys_file: Path | None = Field(
+        None, description="File of old keys, one per line; default data_dir/previous.keys when it exists."
+    )
+    audit_checkpoint_dir: Path | None = Field(
+        None, description="Folder for the signed copy of the audit log's newest entry; default data_dir/audit."
+    )
     batch_size: int = Field(32, ge=1, le=10_000, description="Notes per pipeline batch.")
     log_level: str = Field("INFO", description="Python logging level.")
     host: str = Field("127.0.0.1", description="Address the API server binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port the API server binds.")
     max_request_bytes: int = Field(10_000_000, ge=1024, description="Largest accepted request body.")
+    rate_limit_per_second: float = Field(
+        20.0, ge=0, description="Requests per second each API client may sustain (token bucket); 0 turns it off."
+    )
+    rate_limit_burst: int = Field(100, ge=1, le=1_000_000, description="Requests a client may send at once.")
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed to call the API from a browser; empty: no CORS headers."
+    )
     index_on_process: bool = Field(True, description="Update the records search index after `carelm process`.")
+    retention_policy: Path | None = Field(
+        None, description="Retention policy file (.json or .toml) that `carelm lifecycle run` applies."
+    )
     llm_backend: Literal["extractive", "transformers", "openai"] = Field(
         "extractive", description="Text generator: extractive (no model), transformers (local LM), openai (server)."
     )
@@ -49,6 +68,10 @@ class Settings(BaseSettings):
     llm_retries: int = Field(2, ge=0, le=10, description="openai: retries after connection errors, 429 and 5xx.")
     llm_phi_policy: Literal["refuse", "redact"] = Field(
         "refuse", description="What the PHI guard does with identifiers bound for an external backend."
+    )
+    api_key: SecretStr | None = Field(None, description="CLI: act as the principal of this API key.")
+    local_operator: Literal["auto", "on", "off"] = Field(
+        "auto", description="CLI without a key: act as the local admin operator (auto: for SQLite files you own)."
     )
 
     @property
@@ -89,6 +112,51 @@ class Settings(BaseSettings):
         if not secret:
             raise ConfigError("the encryption key is empty")
         return decode_key(secret)
+
+    @property
+    def resolved_previous_keys_file(self) -> Path:
+        return self.previous_keys_file or self.data_dir / "previous.keys"
+
+    @property
+    def resolved_audit_checkpoint_dir(self) -> Path:
+        return self.audit_checkpoint_dir or self.data_dir / "audit"
+
+    @cached_property
+    def previous_master_keys(self) -> list[bytes]:
+        """Old keys that may still decrypt during a key rotation (the current key left out, duplicates dropped).
+
+        Raises ConfigError for an empty entry, a missing previous-keys file that was named explicitly, or a
+        previous-keys file other users may read (outside the dev profile).
+        """
+        texts: list[tuple[str, str]] = []
+        if self.previous_keys is not None:
+            for n, part in enumerate(self.previous_keys.get_secret_value().split(","), 1):
+                texts.append((f"CARELM_PREVIOUS_KEYS entry {n}", part.strip()))
+        path = self.resolved_previous_keys_file
+        if self.previous_keys_file is not None and not path.exists():
+            raise ConfigError(f"the previous-keys file {path} does not exist (CARELM_PREVIOUS_KEYS_FILE)")
+        if path.exists():
+            check_private_file(path, self.profile)
+            lines = path.read_text(encoding="utf-8").splitlines()
+            texts += [(f"{path}:{n}", line.strip()) for n, line in enumerate(lines, 1)
+                      if line.strip() and not line.lstrip().startswith("#")]
+        keys: list[bytes] = []
+        for where, text in texts:
+            if not text:
+                raise ConfigError(f"{where}: empty key; separate keys with single commas (or one per line in a file)")
+            key = decode_key(text)
+            if key != self.master_key and key not in keys:
+                keys.append(key)
+        return keys
+
+
+def check_private_file(path: Path, profile: str) -> None:
+    """Refuse a key file that other users may read or write (POSIX permissions; the dev profile is exempt)."""
+    if os.name != "posix" or profile == "dev":
+        return
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(f"{path} is accessible to other users (mode {mode:o}); run `chmod 600 {path}`")
 
 
 def decode_key(secret: str) -> bytes:

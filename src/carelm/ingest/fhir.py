@@ -28,9 +28,11 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient as FhirPatient
 from pydantic import ValidationError
 
+from carelm.core.errors import InputError
 from carelm.core.types import Note, Patient, Record, RecordItem
 from carelm.ingest.base import IngestIssue, ParsedRecord, ReaderOutput
 from carelm.ingest.notes import FieldProblem, normalize_kind
+from carelm.ingest.safety import MAX_FILE_BYTES, input_issue_message, read_input
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +50,17 @@ class FhirBundleReader:
 
     format = "fhir"
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = MAX_FILE_BYTES) -> None:
         self.skipped: Counter[str] = Counter()
+        self.max_bytes = max_bytes
 
     def read(self, path: Path) -> ReaderOutput:
         """Yield the bundle's record (if it has a valid Patient) and one issue per bad entry."""
         location = str(path)
         try:
-            data = json.loads(path.read_bytes().decode("utf-8-sig"))
-        except OSError as exc:
-            yield IngestIssue(location, f"cannot read file: {exc.strerror or type(exc).__name__}")
+            data = json.loads(read_input(path, self.max_bytes).decode("utf-8-sig"))
+        except (OSError, InputError) as exc:
+            yield IngestIssue(location, input_issue_message(exc))
             return
         except UnicodeDecodeError as exc:
             yield IngestIssue(location, f"file is not valid UTF-8 (byte {exc.start})")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from carelm.core.errors import InputError
 from carelm.ingest.base import IngestIssue, ParsedRecord, ReaderOutput
 from carelm.ingest.notes import parse_note_object
+from carelm.ingest.safety import MAX_FILE_BYTES, input_issue_message, open_input
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -16,9 +18,17 @@ class JsonlReader:
 
     format = "jsonl"
 
+    def __init__(self, max_bytes: int = MAX_FILE_BYTES):
+        self.max_bytes = max_bytes
+
     def read(self, path: Path) -> ReaderOutput:
         """Yield a record or an issue per non-blank line; a bad line never stops the file."""
-        with open(path, "rb") as handle:
+        try:
+            handle = open_input(path, self.max_bytes)
+        except (OSError, InputError) as exc:
+            yield IngestIssue(str(path), input_issue_message(exc))
+            return
+        with handle:
             for lineno, raw in enumerate(handle, start=1):
                 if lineno == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM) :]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 from carelm.core.errors import InputError
 from carelm.ingest.base import IngestIssue, ParsedRecord, ReaderOutput
 from carelm.ingest.notes import parse_note_object
+from carelm.ingest.safety import MAX_FILE_BYTES, input_issue_message, open_input
 
 DEFAULT_COLUMNS = {
     "text": "text",
@@ -73,13 +75,19 @@ class CsvReader:
 
     format = "csv"
 
-    def __init__(self, mapping: CsvMapping | None = None):
+    def __init__(self, mapping: CsvMapping | None = None, max_bytes: int = MAX_FILE_BYTES):
         self.mapping = mapping or CsvMapping()
+        self.max_bytes = max_bytes
 
     def read(self, path: Path) -> ReaderOutput:
         """Yield a record or an issue per data row; raise ``InputError`` if required columns are missing."""
         _raise_field_size_limit()
-        with open(path, encoding="utf-8-sig", newline="") as handle:
+        try:
+            raw = open_input(path, self.max_bytes)
+        except (OSError, InputError) as exc:
+            yield IngestIssue(str(path), input_issue_message(exc))
+            return
+        with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
             try:
                 header = next(reader, None)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from carelm.core.errors import InputError
 from carelm.core.types import Note, Patient, Record
 from carelm.ingest.base import IngestIssue, ParsedRecord, ReaderOutput
 from carelm.ingest.notes import normalize_kind
+from carelm.ingest.safety import MAX_FILE_BYTES, input_issue_message, read_input
 
 
 def relative_name(path: Path, root: Path | None) -> str:
@@ -28,18 +30,20 @@ class TextReader:
 
     format = "text"
 
-    def __init__(self, patient: str | None = None, kind: str = "note", root: Path | None = None):
+    def __init__(self, patient: str | None = None, kind: str = "note", root: Path | None = None,
+                 max_bytes: int = MAX_FILE_BYTES):
         self.patient = patient
         self.kind = normalize_kind(kind)
         self.root = root
+        self.max_bytes = max_bytes
 
     def read(self, path: Path) -> ReaderOutput:
         """Yield one record for the file, or an issue if it is empty or not UTF-8."""
         location = str(path)
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            yield IngestIssue(location, f"cannot read file: {exc.strerror or type(exc).__name__}")
+            data = read_input(path, self.max_bytes)
+        except (OSError, InputError) as exc:
+            yield IngestIssue(location, input_issue_message(exc))
             return
         try:
             text = data.decode("utf-8-sig")

@@ -18,7 +18,9 @@ from carelm.core.errors import InputError, NotFoundError
 from carelm.generate.backend_transformers import shared_backend
 from carelm.generate.backends import ExtractiveBackend, generate, make_backend
 from carelm.generate.base import Backend, Message
+from carelm.lifecycle.access import Permission
 from carelm.service import lab
+from carelm.service.access import require
 from carelm.service.context import Context
 
 EXTRACTIVE = "extractive"
@@ -72,6 +74,7 @@ def chat_completion(
     temperature: float = 0.0,
 ) -> dict[str, Any]:
     """One chat completion in the OpenAI response shape (``usage`` counts model tokens; words for extractive)."""
+    require(ctx, Permission.MODELS_USE, target_type="model", target_id=model[:64])
     model_id, backend, registry_id = models.get(ctx, model)
     completion = generate(backend, messages, max_tokens=max_tokens, temperature=temperature)
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
@@ -92,6 +95,7 @@ def chat_completion(
 def list_models(ctx: Context) -> list[dict[str, Any]]:
     """What ``/v1/chat/completions`` can serve, in the OpenAI ``/v1/models`` shape: ``extractive``, then each
     registered lm model by name (its latest version) and by ``name:version``."""
+    require(ctx, Permission.MODELS_USE, target_type="model")
     items = [{"id": EXTRACTIVE, "object": "model", "created": 0, "owned_by": "carelm"}]
     entries = ctx.store.models.list(task="lm")
     latest = {entry.name: entry for entry in entries}  # listed by name then version: the last one wins

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from carelm.core.settings import Settings, write_key_file
+from carelm.lifecycle.access import Principal
 from carelm.store.store import Store
 
 
@@ -15,10 +16,21 @@ class Context:
 
     settings: Settings
     actor: str = "system"
+    # Who acts (carelm.service.access).  None only for trusted in-process callers (library use, tests); the API
+    # and the CLI always set one, or give ``api_key`` to authenticate at the first permission check.
+    principal: Principal | None = None
+    api_key: str | None = field(default=None, repr=False)
+    purpose: str | None = None  # the stated purpose of use, needed for PHI reads (break-glass)
 
     @cached_property
     def store(self) -> Store:
         return Store.open(self.settings)
+
+    def acting_as(self, principal: Principal, purpose: str | None = None) -> Context:
+        """A context for one request of ``principal``, sharing this context's open store."""
+        other = Context(self.settings, actor=principal.name, principal=principal, purpose=purpose)
+        other.__dict__["store"] = self.store
+        return other
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -11,6 +11,8 @@ from carelm.core.pipeline import Pipeline
 from carelm.core.registry import create_stage
 from carelm.core.settings import Settings
 from carelm.core.types import Note
+from carelm.lifecycle.access import Permission
+from carelm.service.access import require
 from carelm.service.context import Context
 from carelm.service.jsonl import INVALID, in_batches, json_objects, run_batch
 from carelm.store.crypto import TextCipher
@@ -89,17 +91,20 @@ def output_for(item_id: Any, note: Note) -> dict:
 
 def reidentify_note(ctx: Context, note_id: str, purpose: str) -> dict:
     """Rebuild a stored note's real text from its de-identified text and the encrypted surrogate map (audited)."""
-    if not purpose or not purpose.strip():
+    purpose = require(ctx, Permission.RECORDS_REIDENTIFY, target_type="note", target_id=note_id, purpose=purpose)
+    if not purpose:
         raise InputError("re-identification needs a stated purpose", location="purpose")
     note = ctx.store.records.stored_note(note_id, include_text=False)
     if note.deid_text is None:
         raise InputError("this note has not been de-identified yet", location=f"note {note_id}")
+    outcome = "error"  # the attempt is audited even when the map cannot be read (e.g. a missing key)
     try:
         mapping = ctx.store.records.surrogate_map(note.patient_id)
+        outcome = "ok"
     except NotFoundError:  # no surrogate was ever made for this patient
-        mapping = {}
+        mapping, outcome = {}, "ok"
     finally:
-        ctx.store.audit.record(ctx.actor, "reidentify", "note", note_id, purpose=purpose)
+        ctx.store.audit.record(ctx.actor, "reidentify", "note", note_id, purpose=purpose, outcome=outcome)
     pieces, cursor, restored, unresolved = [], 0, 0, 0
     for span in sorted(note.layers.get("phi", []), key=lambda s: s.attributes.get("new_start", 0)):
         start, end = span.attributes.get("new_start"), span.attributes.get("new_end")

@@ -19,6 +19,8 @@ from carelm.ingest.discover import iter_input_files, reader_for
 from carelm.ingest.fhir import parse_bundle
 from carelm.ingest.notes import parse_note_object
 from carelm.ingest.tabular import CsvMapping
+from carelm.lifecycle.access import Permission
+from carelm.service.access import require
 from carelm.service.context import Context
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ def ingest_path(
     on_record: Callable[[IngestReport], None] | None = None,
 ) -> IngestReport:
     """Ingest a file or a folder; ``on_record`` is called after each stored record (for progress)."""
+    require(ctx, Permission.RECORDS_WRITE, target_type="path")
     options = options or IngestOptions()
     if not path.exists():
         raise InputError("no such file or folder", location=str(path))
@@ -74,6 +77,7 @@ def ingest_path(
 
 def ingest_payload(ctx: Context, payload: Any, location: str = "body") -> IngestReport:
     """Ingest one JSON payload: a FHIR R4 Bundle or a note object (the JSONL line schema)."""
+    require(ctx, Permission.RECORDS_WRITE, target_type="payload")
     if not isinstance(payload, dict):
         raise InputError("expected a JSON object: a FHIR Bundle or a note object", location=location)
     if payload.get("resourceType") == "Bundle":

@@ -18,6 +18,8 @@ from carelm.core.errors import InputError, NotFoundError
 from carelm.kg import loaders
 from carelm.kg.graph import Edge, KnowledgeGraph, Node, name_key
 from carelm.kg.sources import DDXPLUS, HETIONET, ICD10CM, NAME_LINKS, SIDER
+from carelm.lifecycle.access import Permission
+from carelm.service.access import require
 from carelm.service.context import Context
 
 SOURCES = ("hetionet", "hetionet-sider", "ddxplus", "icd10cm", "jsonl", "default")
@@ -51,6 +53,7 @@ def load_source(ctx: Context, source: str, path: Path | None = None, *, replace:
     (a fact already stored is replaced, nothing is duplicated); with ``replace`` they first remove every row
     of the sources their file names.  Afterwards the name links between sources are computed again.
     """
+    require(ctx, Permission.KNOWLEDGE_WRITE, target_type="kg_source", target_id=source[:64])
     nodes, edges = read_source(source, path)
     if source in _REPLACES:
         replaced: list[str] | None = _REPLACES[source]
@@ -120,6 +123,7 @@ class GraphCache:
 def stats(ctx: Context) -> dict[str, Any]:
     """The store's counts (edge rows, per kind, source and licence) when it holds a graph, else the default
     graph's; ``origin`` says which."""
+    require(ctx, Permission.KNOWLEDGE_READ, target_type="kg")
     if ctx.store.kg.is_empty():
         from carelm.kg.build import default_graph
 

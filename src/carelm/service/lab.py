@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from carelm.core.errors import ConfigError, InputError, NotFoundError
+from carelm.lifecycle.access import Permission
+from carelm.service.access import require
 from carelm.service.context import Context
 
 MODELS_FOLDER = "models"
@@ -41,6 +43,8 @@ def check_name(name: str) -> str:
 
 
 def staging_dir(ctx: Context, name: str) -> Path:
+    """Where ``name`` trains; every training path asks for it first, so this is where training is allowed."""
+    require(ctx, Permission.MODELS_TRAIN, target_type="model", target_id=name[:64])
     return ctx.settings.data_dir / MODELS_FOLDER / check_name(name) / STAGING
 
 
@@ -177,6 +181,7 @@ def train_lm(
     """Pretrain a causal LM on the store's de-identified notes; the model's lineage is their records."""
     from carelm.lab.lm import train_lm as train
 
+    require(ctx, Permission.MODELS_TRAIN, target_type="model", target_id=name[:64])
     texts, record_ids = [], []
     for item in ctx.store.records.iter_deid_texts(kinds=kinds or None):
         texts.append(item.text)
@@ -320,6 +325,7 @@ def _headline(report: dict[str, Any]) -> dict[str, Any]:
 
 def resolve_registered(ctx: Context, model: str) -> Any:
     """The registry entry of ``name[:version]`` (never a folder: the API serves registered models only)."""
+    require(ctx, Permission.MODELS_USE, target_type="model", target_id=model[:64])
     name, _, version = model.partition(":")
     if not _NAME.match(name) or (version and not version.isdigit()):
         raise NotFoundError("no such registered model", location=model)
@@ -343,6 +349,7 @@ def export(ctx: Context, model: str, tolerance: float = 1e-4, int8: bool = False
     """Export a classifier or tagger to ONNX in its folder, checked against torch (and an 8-bit copy)."""
     from carelm.lab.inference import export_onnx
 
+    require(ctx, Permission.MODELS_TRAIN, target_type="model", target_id=model[:64])
     return export_onnx(resolve_model(ctx, model).path, tolerance=tolerance, int8=int8)
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from carelm.batch.local import RunReport, run_pipeline
 from carelm.core.errors import InputError
 from carelm.core.pipeline import Pipeline
+from carelm.lifecycle.access import Permission
+from carelm.service.access import require
 from carelm.service.context import Context
 
 PENDING = ("ingested", "failed")
@@ -39,6 +41,7 @@ def attach_data_resources(pipeline: Pipeline, settings) -> None:
 
 
 def pending_count(ctx: Context, reprocess: bool) -> int:
+    require(ctx, Permission.RECORDS_PROCESS, target_type="run")
     return ctx.store.records.count_notes(None if reprocess else PENDING)
 
 
@@ -47,12 +50,17 @@ def process_notes(
     on_batch: Callable[[int], None] | None = None,
 ) -> RunReport:
     """Run the pipeline over new and previously failed notes (or all of them with ``reprocess``)."""
+    require(ctx, Permission.RECORDS_PROCESS, target_type="run")
     pipeline = pipeline or Pipeline.default()
     attach_data_resources(pipeline, ctx.settings)
     report = run_pipeline(ctx.store, pipeline, statuses=None if reprocess else PENDING,
                           batch_size=ctx.settings.batch_size, on_batch=on_batch)
     ctx.store.audit.record(ctx.actor, "process", "run", report.run_id,
                            details={"done": report.notes_done, "failed": report.notes_failed})
+    if report.notes_done and ctx.settings.index_on_process:
+        from carelm.service.search import index_after_process
+
+        index_after_process(ctx)
     return report
 
 

@@ -21,6 +21,8 @@ from carelm.generate.reports import Report, draft_report
 from carelm.generate.summary import build_summary
 from carelm.generate.summary_model import DEID, RAW, PatientSummary, SourceItem, SourceNote
 from carelm.generate.summary_render import render_markdown
+from carelm.lifecycle.access import Permission
+from carelm.service.access import require
 from carelm.service.context import Context
 from carelm.store.models import PatientRow, RecordItemRow
 
@@ -49,9 +51,10 @@ def load_sources(ctx: Context, patient_id: str) -> tuple[list[SourceNote], list[
         record = repo.get_record(summary.id, include_text=False)
         for seq, note in enumerate(record.notes):
             text, view = note.deid_text, DEID
-            if text is None:
+            if text is None:  # not de-identified yet: the original text, for roles that may read it (break-glass)
+                purpose = require(ctx, Permission.RECORDS_READ_RAW, target_type="note", target_id=note.id)
                 text, view = repo.stored_note(note.id, include_text=True).text or "", RAW
-                ctx.store.audit.record(ctx.actor, "read_phi", "note", note.id, purpose="summary")
+                ctx.store.audit.record(ctx.actor, "read_phi", "note", note.id, purpose=purpose or "summary")
             notes.append(SourceNote(note.id, note.record_id, note.kind, note.title, note.authored_at, text, view,
                                     note.layers, seq))
     return notes, _items(ctx, [r.id for r in listed])
@@ -68,6 +71,7 @@ def _items(ctx: Context, record_ids: list[str]) -> list[SourceItem]:
 
 def summarize_patient(ctx: Context, patient: str) -> PatientSummary:
     """The cited summary of one patient (stored id or ingest id); NotFoundError for an unknown patient."""
+    require(ctx, Permission.RECORDS_READ, target_type="patient", target_id=patient[:64])
     patient_id = find_patient(ctx, patient)
     notes, items = load_sources(ctx, patient_id)
     summary = build_summary(patient_id, notes, items)
@@ -124,12 +128,16 @@ class StoredCitations:
 
     def note_text(self, note_id: str, view: str) -> str | None:
         if (note_id, view) not in self._texts:
+            purpose = None
+            if view == RAW:
+                purpose = require(self._ctx, Permission.RECORDS_READ_RAW, target_type="note", target_id=note_id)
             try:
                 note = self._ctx.store.records.stored_note(note_id, include_text=view == RAW)
             except NotFoundError:
                 note = None
             if note is not None and view == RAW:
-                self._ctx.store.audit.record(self._ctx.actor, "read_phi", "note", note_id, purpose="citation check")
+                self._ctx.store.audit.record(self._ctx.actor, "read_phi", "note", note_id,
+                                             purpose=purpose or "citation check")
             self._texts[(note_id, view)] = None if note is None else (note.text if view == RAW else note.deid_text)
         return self._texts[(note_id, view)]
 
@@ -151,4 +159,5 @@ class StoredCitations:
 
 def check_citations(ctx: Context, summary: PatientSummary) -> FaithfulnessReport:
     """Resolve every citation of ``summary`` against the store and check it holds its item's fact."""
+    require(ctx, Permission.RECORDS_READ, target_type="patient", target_id=summary.patient_id)
     return check_summary(summary, StoredCitations(ctx))

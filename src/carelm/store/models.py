@@ -169,6 +169,17 @@ class SurrogateMapRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
+class KeyMaterialRow(Base):
+    """Secrets the database keeps encrypted under the current key and re-encrypts on rotation
+    (``carelm.store.keyring``): the lookup secrets, and the database's own random id."""
+
+    __tablename__ = "key_material"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ModelRow(Base):
     """A trained model in the registry: what it is, where its files are, and the snapshot it was trained on."""
 
@@ -239,3 +250,52 @@ class KgEdgeRow(Base):
     note_id: Mapped[str | None] = mapped_column(ForeignKey("notes.id", ondelete="CASCADE"), index=True)
     record_id: Mapped[str | None] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PrincipalRow(Base):
+    """Someone (or some service) that acts through the API or the CLI, with one role (``carelm.lifecycle.access``)."""
+
+    __tablename__ = "principals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyRow(Base):
+    """An API key of a principal: its public id and the SHA-256 digest of the key, never the key itself."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ErasureCertificateRow(Base):
+    """A deletion certificate: what an erasure removed, as counts and hashes, never the removed values.
+
+    ``subject`` is the keyed hash the store uses for the patient's external id (``patients.external_key``);
+    ``subject_alias`` a keyed hash of the internal patient id, so a repeated request by either id finds it.
+    """
+
+    __tablename__ = "erasure_certificates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    subject_alias: Mapped[str] = mapped_column(String(64), index=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    requested_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(String(500))
+    removed_total: Mapped[int] = mapped_column(Integer, default=0)
+    audit_event_id: Mapped[int | None] = mapped_column(Integer)
+    certificate: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    certificate_hash: Mapped[str] = mapped_column(String(64))
