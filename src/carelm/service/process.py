@@ -14,6 +14,8 @@ from carelm.service.access import require
 from carelm.service.context import Context
 
 PENDING = ("ingested", "failed")
+# --all reprocesses these; notes whose raw text retention purged (raw_purged) have nothing left to process
+REPROCESSABLE = ("ingested", "failed", "processed")
 
 
 def load_pipeline(config: Path | None = None, stages: list[str] | None = None) -> Pipeline:
@@ -42,7 +44,7 @@ def attach_data_resources(pipeline: Pipeline, settings) -> None:
 
 def pending_count(ctx: Context, reprocess: bool) -> int:
     require(ctx, Permission.RECORDS_PROCESS, target_type="run")
-    return ctx.store.records.count_notes(None if reprocess else PENDING)
+    return ctx.store.records.count_notes(REPROCESSABLE if reprocess else PENDING)
 
 
 def process_notes(
@@ -53,7 +55,7 @@ def process_notes(
     require(ctx, Permission.RECORDS_PROCESS, target_type="run")
     pipeline = pipeline or Pipeline.default()
     attach_data_resources(pipeline, ctx.settings)
-    report = run_pipeline(ctx.store, pipeline, statuses=None if reprocess else PENDING,
+    report = run_pipeline(ctx.store, pipeline, statuses=REPROCESSABLE if reprocess else PENDING,
                           batch_size=ctx.settings.batch_size, on_batch=on_batch)
     ctx.store.audit.record(ctx.actor, "process", "run", report.run_id,
                            details={"done": report.notes_done, "failed": report.notes_failed})
