@@ -171,7 +171,8 @@ def test_cors_is_closed_by_default_and_open_only_to_configured_origins(tmp_path)
         assert "access-control-allow-credentials" not in preflight.headers
 
 
-@pytest.mark.parametrize("value", ["*", "ward.example.org", "https://ward.example.org/path", "ftp://x.example"])
+@pytest.mark.parametrize("value", ["*", "ward.example.org", "https://ward.example.org/path", "ftp://x.example",
+                                   "https://a.example?x=1", "https://user@a.example", "https://a.example, *"])
 def test_cors_origins_must_be_explicit_origins(tmp_path, value):
     with pytest.raises(ConfigError, match="CARELM_CORS_ORIGINS"):
         parse_origins(value)

@@ -14,12 +14,12 @@ import math
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,7 +31,7 @@ from carelm.core.settings import Settings
 # Paths that serve the interactive documentation; everything else is API data and is never cached.
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 RATE_LIMIT_EXEMPT = ("/health",)
-API_KEY_HEADERS = ("x-api-key", "authorization")
+API_KEY_HEADERS = (b"x-api-key", b"authorization")
 CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 CORS_HEADERS = ["Authorization", "Content-Type", "X-API-Key", "X-Purpose"]
 HSTS = "max-age=63072000; includeSubDomains"
@@ -51,12 +51,15 @@ DOCS_CSP = (
     "base-uri 'none'",
     "form-action 'none'",
 )
-STATIC_HEADERS = (
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
-    ("cross-origin-opener-policy", "same-origin"),
+# Set on every response, replacing any value the route gave (raw ASGI headers: lower-case names).
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"content-security-policy", API_CSP.encode()),
 )
+_REPLACED = frozenset(name for name, _ in SECURITY_HEADERS) | {b"strict-transport-security"}
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL | re.IGNORECASE)
 
 
@@ -77,7 +80,6 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
     # FastAPI builds its stack (error middleware outermost) on the first request; wrapping the
     # builder keeps these middlewares outside it.
     app.build_middleware_stack = hardened_stack  # type: ignore[method-assign]
-    app.state.rate_limiter = limiter
 
 
 def parse_origins(text: str) -> list[str]:
@@ -85,7 +87,8 @@ def parse_origins(text: str) -> list[str]:
     origins = [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
     for origin in origins:
         parts = urlsplit(origin)
-        if origin == "*" or parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+        extra = parts.path or parts.query or parts.fragment or "@" in parts.netloc
+        if origin == "*" or parts.scheme not in ("http", "https") or not parts.netloc or extra:
             raise ConfigError(f"CARELM_CORS_ORIGINS: {origin!r} is not an origin; list each allowed origin "
                               "as scheme://host[:port], e.g. https://ward.example.org (a wildcard is not accepted)")
     return origins
@@ -113,7 +116,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
+        declared = _header(scope, b"content-length") or b""
         if declared.isdigit() and int(declared) > self.limit:
             await self._refuse(send)
             return
@@ -188,13 +191,20 @@ class TokenBuckets:
         return wait
 
 
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of a request header (``name`` in lower case), read from the raw ASGI headers."""
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return value
+    return None
+
+
 def client_identity(scope: Scope) -> str:
     """The rate-limit key of a request: a fingerprint of its API key if it sends one, else its address."""
-    headers = Headers(scope=scope)
     for name in API_KEY_HEADERS:
-        value = headers.get(name)
+        value = _header(scope, name)
         if value:
-            return "key:" + hashlib.sha256(value.encode()).hexdigest()[:24]
+            return "key:" + hashlib.sha256(value).hexdigest()[:24]
     client = scope.get("client")
     return "ip:" + (client[0] if client else "unknown")
 
@@ -241,9 +251,9 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                _add_headers(headers, https=https, cacheable=cacheable and message["status"] < 400)
-                if headers.get("content-type", "").startswith("text/html"):
+                message["headers"], html = _secured(message.get("headers", ()), https=https,
+                                                    cacheable=cacheable and message["status"] < 400)
+                if html:
                     held["start"], held["body"] = message, []  # the policy needs the page's scripts
                     return
             elif message["type"] == "http.response.body" and "start" in held:
@@ -259,14 +269,16 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _add_headers(headers: MutableHeaders, *, https: bool, cacheable: bool) -> None:
-    for name, value in STATIC_HEADERS:
-        headers[name] = value
-    headers["content-security-policy"] = API_CSP
-    if not cacheable and "cache-control" not in headers:
-        headers["cache-control"] = "no-store"
+def _secured(raw: Iterable[tuple[bytes, bytes]], *, https: bool, cacheable: bool) -> tuple[list, bool]:
+    """The response headers with the security headers set, and whether the response is an HTML page."""
+    headers = [(name, value) for name, value in raw if name.lower() not in _REPLACED]
+    names = {name.lower(): value for name, value in headers}
+    headers += SECURITY_HEADERS
+    if not cacheable and b"cache-control" not in names:
+        headers.append((b"cache-control", b"no-store"))
     if https:
-        headers["strict-transport-security"] = HSTS
+        headers.append((b"strict-transport-security", HSTS.encode()))
+    return headers, names.get(b"content-type", b"").startswith(b"text/html")
 
 
 def docs_policy(page: bytes) -> str:

@@ -31,7 +31,7 @@ def references() -> tuple[tuple[str, str], ...]:
             found = _REFERENCE.match(note)
             if found is None or not icd.is_valid_item(found["code"]):
                 continue
-            target = icd.add_dot(found["code"])
+            target = found["code"]  # already dotted: the pattern captures the dot (add_dot scans the code list)
             if not icd.is_chapter_or_block(target):
                 pairs.append((found["name"], target))
     return tuple(dict.fromkeys(pairs))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -67,9 +68,17 @@ def upgrade(engine: Engine) -> None:
         raise StorageError(f"cannot migrate the database: {type(exc.orig).__name__}") from None
 
 
+@functools.lru_cache(maxsize=1)
+def _head_revision() -> str | None:
+    """The newest migration this code ships (the scripts are parsed once per process)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
 def schema_revision(engine: Engine) -> tuple[str | None, str]:
     """The database's current revision and the newest one this code knows."""
-    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    head = _head_revision()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     return current, head or ""
