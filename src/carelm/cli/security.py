@@ -131,5 +131,8 @@ def list_keys(
 
 
 def register(app: typer.Typer) -> None:
+    from carelm.cli.audit import rotate_command
+
+    keys_app.command("rotate")(rotate_command)
     app.add_typer(users_app, name="users")
     app.add_typer(keys_app, name="keys")
