@@ -16,7 +16,7 @@ from carelm.service.context import Context
 from carelm.service.ingest import ingest_path, ingest_payload
 from carelm.store.models import NoteRow, RecordItemRow
 from carelm.store.store import Store
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, issue_key
 
 
 def bundle_with_bad_condition() -> dict:
@@ -93,7 +93,8 @@ def test_ingest_killed_with_sigkill_then_rerun_keeps_one_copy(backend_settings: 
     path = tmp_path / "many.jsonl"
     _write_many(path, total)
     store = Store.open(backend_settings)  # migrate first so the child only inserts
-    env = _cli_env(backend_settings)
+    # the pipeline's own principal: PostgreSQL has no local operator, so the CLI acts with a key
+    env = _cli_env(backend_settings) | {"CARELM_API_KEY": issue_key(backend_settings, "service")}
     child = subprocess.Popen([sys.executable, "-m", "carelm", "ingest", str(path)], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
