@@ -237,3 +237,27 @@ def test_cli_runs_the_policy_and_needs_one(sqlite_ctx: Context, tmp_path: Path, 
     assert result.exit_code == 0, result.output
     assert "notes 2" in result.output and "records 2" in result.output
     assert runner.invoke(app, ["lifecycle", "run", "--as-of", "June", *db]).exit_code == 2
+
+
+def test_reprocessing_everything_leaves_raw_purged_notes_alone(settings) -> None:
+    from sqlalchemy import update as sql_update
+
+    from carelm.core.pipeline import Pipeline
+    from carelm.service import process
+    from carelm.service.context import Context
+    from carelm.store.models import NoteRow
+    from tests.test_access_service import STAGES, store_made_up_note
+
+    ids = store_made_up_note(settings)
+    ctx = Context(settings, actor="test")
+    try:
+        with ctx.store.sessions.begin() as session:
+            session.execute(sql_update(NoteRow).where(NoteRow.id == ids["note_id"])
+                            .values(status="raw_purged", raw_text_enc=None))
+        before = ctx.store.records.get_record(ids["record_id"], include_text=False).notes[0].deid_text
+        assert process.pending_count(ctx, reprocess=True) == 0
+        assert process.process_notes(ctx, Pipeline.from_names(STAGES), reprocess=True).notes_done == 0
+        note = ctx.store.records.get_record(ids["record_id"], include_text=False).notes[0]
+        assert note.deid_text == before and before
+    finally:
+        ctx.close()
